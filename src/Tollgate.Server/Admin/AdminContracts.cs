@@ -1,0 +1,146 @@
+using Tollgate.Data;
+using Tollgate.Limits;
+
+namespace Tollgate.Admin;
+
+/// <summary>A quota in the admin API: <c>{"limit":1000,"period":"Month"}</c>.</summary>
+/// <param name="Limit">Admitted requests per period.</param>
+/// <param name="Period">Minute, Hour, Day or Month.</param>
+public sealed record QuotaDto(long Limit, QuotaPeriod Period);
+
+/// <summary>A rate in the admin API: <c>{"limit":50,"windowSeconds":1}</c>.</summary>
+/// <param name="Limit">Requests per window.</param>
+/// <param name="WindowSeconds">Window length in seconds.</param>
+public sealed record RateDto(int Limit, int WindowSeconds);
+
+/// <summary>A plan.</summary>
+/// <param name="Id">Plan id.</param>
+/// <param name="Name">Plan name.</param>
+/// <param name="Quota">The quota.</param>
+/// <param name="Rate">The rate, or null.</param>
+public sealed record PlanDto(long Id, string Name, QuotaDto Quota, RateDto? Rate)
+{
+    /// <summary>Maps an entity.</summary>
+    public static PlanDto From(Plan p) => new(
+        p.Id, p.Name, new QuotaDto(p.QuotaLimit, p.QuotaPeriod),
+        p.RateLimit is { } limit && p.RateWindowSeconds is { } window ? new RateDto(limit, window) : null);
+}
+
+/// <summary>Body of <c>POST /api/admin/plans</c>.</summary>
+/// <param name="Name">Plan name.</param>
+/// <param name="Quota">The quota.</param>
+/// <param name="Rate">The rate, or null.</param>
+public sealed record CreatePlanRequest(string? Name, QuotaDto? Quota, RateDto? Rate);
+
+/// <summary>A tenant.</summary>
+/// <param name="Id">Tenant id.</param>
+/// <param name="Name">Tenant name.</param>
+/// <param name="PlanId">Plan id.</param>
+/// <param name="Status">Active or Suspended.</param>
+/// <param name="QuotaOverride">Quota replacing the plan's, or null.</param>
+/// <param name="RateOverride">Rate replacing the plan's, or null.</param>
+public sealed record TenantDto(long Id, string Name, long PlanId, TenantStatus Status, QuotaDto? QuotaOverride, RateDto? RateOverride)
+{
+    /// <summary>Maps an entity.</summary>
+    public static TenantDto From(Tenant t) => new(
+        t.Id, t.Name, t.PlanId, t.Status,
+        t.QuotaOverrideLimit is { } q ? new QuotaDto(q, t.QuotaOverridePeriod ?? QuotaPeriod.Month) : null,
+        t.RateOverrideLimit is { } r && t.RateOverrideWindowSeconds is { } w ? new RateDto(r, w) : null);
+}
+
+/// <summary>Body of <c>POST /api/admin/tenants</c>.</summary>
+/// <param name="Name">Tenant name.</param>
+/// <param name="PlanId">Plan id.</param>
+/// <param name="QuotaOverride">Optional quota override.</param>
+/// <param name="RateOverride">Optional rate override.</param>
+public sealed record CreateTenantRequest(string? Name, long? PlanId, QuotaDto? QuotaOverride, RateDto? RateOverride);
+
+/// <summary>A key as listed: never the key itself.</summary>
+/// <param name="Id">Key id.</param>
+/// <param name="Name">Label.</param>
+/// <param name="Start">Visible start.</param>
+/// <param name="CreatedAt">Created (UTC).</param>
+/// <param name="LastUsedAt">Last metered use (UTC).</param>
+/// <param name="ExpiresAt">Expiry (UTC).</param>
+/// <param name="RevokedAt">Revocation (UTC).</param>
+public sealed record KeyDto(long Id, string Name, string Start, DateTime CreatedAt, DateTime? LastUsedAt, DateTime? ExpiresAt, DateTime? RevokedAt)
+{
+    /// <summary>Maps an entity.</summary>
+    public static KeyDto From(ApiKey k) => new(k.Id, k.Name, k.Start, k.CreatedAt, k.LastUsedAt, k.ExpiresAt, k.RevokedAt);
+}
+
+/// <summary>Body of <c>POST /api/admin/tenants/{id}/keys</c>.</summary>
+/// <param name="Name">Label; "default" when empty.</param>
+/// <param name="ExpiresAt">Optional expiry (UTC), in the future.</param>
+public sealed record CreateKeyRequest(string? Name, DateTime? ExpiresAt);
+
+/// <summary>Answer of key creation: the whole key, shown this once.</summary>
+/// <param name="Id">Key id.</param>
+/// <param name="Name">Label.</param>
+/// <param name="Start">Visible start.</param>
+/// <param name="Key">The whole key.</param>
+public sealed record CreatedKeyDto(long Id, string Name, string Start, string Key);
+
+/// <summary>A tenant's end user in the admin API.</summary>
+/// <param name="Id">User id.</param>
+/// <param name="Username">User name.</param>
+/// <param name="CreatedAt">Created (UTC).</param>
+public sealed record AdminUserDto(long Id, string Username, DateTime CreatedAt);
+
+/// <summary>Body of <c>POST /api/auth/login</c>.</summary>
+/// <param name="Username">User name.</param>
+/// <param name="Password">Password.</param>
+public sealed record LoginRequest(string? Username, string? Password);
+
+/// <summary>Answer of a successful login.</summary>
+/// <param name="Username">User name.</param>
+/// <param name="Role">Role.</param>
+/// <param name="TenantId">Tenant of a tenant admin.</param>
+public sealed record LoginResponse(string Username, AdminRole Role, long? TenantId);
+
+/// <summary>Body of <c>POST /api/admin/setup</c>.</summary>
+/// <param name="Reset">Delete the demo tenants and their usage first.</param>
+/// <param name="HistoryDays">Days of simulated past traffic for newly created demo tenants, 0 to 90. Default 7.</param>
+public sealed record SetupRequest(bool Reset = false, int HistoryDays = 7);
+
+/// <summary>A demo tenant with the key made for it by this call.</summary>
+/// <param name="Id">Tenant id.</param>
+/// <param name="Name">Tenant name.</param>
+/// <param name="ApiKey">The whole key, shown this once; null when keys were not asked for.</param>
+public sealed record SetupTenantDto(long Id, string Name, string? ApiKey);
+
+/// <summary>Answer of <c>POST /api/admin/setup</c>.</summary>
+/// <param name="Tenants">The demo tenants.</param>
+public sealed record SetupResponse(IReadOnlyList<SetupTenantDto> Tenants);
+
+/// <summary>One row of the live table.</summary>
+/// <param name="Id">Tenant id.</param>
+/// <param name="Name">Tenant name.</param>
+/// <param name="Plan">Plan name.</param>
+/// <param name="Used">Admitted requests this period.</param>
+/// <param name="Limit">Quota.</param>
+/// <param name="Remaining">Requests left.</param>
+/// <param name="Status">Normal, Warning or Blocked.</param>
+/// <param name="RequestsLastMinute">Metered requests in the last 60 s.</param>
+/// <param name="P95LatencyMs">95th percentile latency of the last 60 s, or null.</param>
+/// <param name="ErrorRate">Share of the last 60 s' requests answered with an error.</param>
+/// <param name="ResetAt">When the quota period resets (UTC).</param>
+/// <param name="TenantStatus">Active or Suspended.</param>
+public sealed record DashboardTenantDto(
+    long Id, string Name, string Plan, long Used, long Limit, long Remaining, UsageStatus Status,
+    long RequestsLastMinute, double? P95LatencyMs, double ErrorRate, DateTime ResetAt, TenantStatus TenantStatus);
+
+/// <summary>The live table.</summary>
+/// <param name="GeneratedAt">When the snapshot was taken (UTC).</param>
+/// <param name="Tenants">One row per tenant.</param>
+public sealed record DashboardDto(DateTime GeneratedAt, IReadOnlyList<DashboardTenantDto> Tenants);
+
+/// <summary>An audit entry.</summary>
+/// <param name="Id">Entry id.</param>
+/// <param name="Timestamp">When (UTC).</param>
+/// <param name="Actor">Who.</param>
+/// <param name="Action">What.</param>
+/// <param name="Target">On what.</param>
+/// <param name="TenantId">Tenant concerned.</param>
+/// <param name="Details">JSON details.</param>
+public sealed record AuditDto(long Id, DateTime Timestamp, string Actor, string Action, string Target, long? TenantId, string? Details);

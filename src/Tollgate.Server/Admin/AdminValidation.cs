@@ -1,0 +1,113 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Tollgate.Admin;
+
+/// <summary>Checks of admin input; each adds what is wrong to an error map that becomes a 400.</summary>
+internal static class AdminValidation
+{
+    public const int MaxNameLength = 100;
+    public const long MaxQuota = 1_000_000_000_000;
+    public const int MaxRateWindowSeconds = 86_400;
+
+    public static string? Name(string? value, Dictionary<string, string[]> errors, string field = "name")
+    {
+        var name = value?.Trim();
+        if (string.IsNullOrEmpty(name) || name.Length > MaxNameLength)
+        {
+            errors[field] = [$"A {field} of 1 to {MaxNameLength} characters is required."];
+            return null;
+        }
+
+        return name;
+    }
+
+    public static void Quota(QuotaDto? quota, Dictionary<string, string[]> errors, string field, bool required)
+    {
+        if (quota is null)
+        {
+            if (required)
+            {
+                errors[field] = ["A quota {\"limit\",\"period\"} is required."];
+            }
+
+            return;
+        }
+
+        if (quota.Limit < 1 || quota.Limit > MaxQuota)
+        {
+            errors[field + ".limit"] = [$"The quota limit must be between 1 and {MaxQuota}."];
+        }
+
+        if (!Enum.IsDefined(quota.Period))
+        {
+            errors[field + ".period"] = ["The period must be Minute, Hour, Day or Month."];
+        }
+    }
+
+    public static void Rate(RateDto? rate, Dictionary<string, string[]> errors, string field)
+    {
+        if (rate is null)
+        {
+            return;
+        }
+
+        if (rate.Limit < 1)
+        {
+            errors[field + ".limit"] = ["The rate limit must be at least 1."];
+        }
+
+        if (rate.WindowSeconds < 1 || rate.WindowSeconds > MaxRateWindowSeconds)
+        {
+            errors[field + ".windowSeconds"] = [$"The window must be between 1 and {MaxRateWindowSeconds} seconds."];
+        }
+    }
+
+    public static ValidationProblem Problem(Dictionary<string, string[]> errors) => TypedResults.ValidationProblem(errors);
+
+    public static NotFound<ProblemDetails> NotFound(string what) => TypedResults.NotFound(new ProblemDetails
+    {
+        Status = StatusCodes.Status404NotFound,
+        Title = "Not Found",
+        Detail = $"{what} does not exist.",
+    });
+
+    public static ProblemHttpResult Conflict(string detail) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: detail);
+
+    public static ProblemHttpResult Forbidden(string detail) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail);
+}
+
+/// <summary>
+/// A JSON merge-patch body (RFC 7396): a member that is absent leaves the field alone, a member that is null
+/// clears it. Reading from a <see cref="JsonElement"/> is what tells the two apart.
+/// </summary>
+internal sealed class MergePatch(JsonElement root, JsonSerializerOptions options)
+{
+    public bool IsObject => root.ValueKind == JsonValueKind.Object;
+
+    public bool Has(string member) => root.TryGetProperty(member, out _);
+
+    /// <summary>Reads a present member; false (with an error) when it does not fit <typeparamref name="T"/>.</summary>
+    public bool TryRead<T>(string member, Dictionary<string, string[]> errors, out T? value)
+    {
+        value = default;
+        if (!root.TryGetProperty(member, out var element))
+        {
+            return false;
+        }
+
+        try
+        {
+            value = element.Deserialize<T>(options);
+            return true;
+        }
+        catch (JsonException)
+        {
+            errors[member] = [$"'{member}' has the wrong type or shape."];
+            return false;
+        }
+    }
+}

@@ -1,0 +1,93 @@
+using System.Runtime.CompilerServices;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Tollgate.Data;
+using Tollgate.Keys;
+using Tollgate.Limits;
+using Tollgate.Usage;
+
+namespace Tollgate.Admin;
+
+/// <summary>
+/// The live table (<c>/api/dashboard-data</c>) and its push stream (<c>/api/admin/stream</c>). Built from memory
+/// only — the tenant directory, the limit store and the live counters — so its cost does not grow with history.
+/// </summary>
+internal static class DashboardApi
+{
+    public static void Map(IEndpointRouteBuilder routes, RouteGroupBuilder admin)
+    {
+        routes.MapGet("/api/dashboard-data", GetAsync).RequireAuthorization(AdminPolicies.Admin).WithTags("Dashboard");
+        admin.MapGet("/stream", Stream).WithTags("Dashboard");
+        admin.MapGet("/audit", AuditAsync).WithTags("Audit");
+    }
+
+    private static async Task<Ok<DashboardDto>> GetAsync(
+        HttpContext http, TenantDirectory tenants, ILimitStore limits, LiveUsageTracker live, TimeProvider time, CancellationToken ct) =>
+        TypedResults.Ok(await SnapshotAsync(AdminScope.From(http.User), tenants, limits, live, time, ct));
+
+    private static ServerSentEventsResult<DashboardDto> Stream(
+        HttpContext http, TenantDirectory tenants, ILimitStore limits, LiveUsageTracker live, TimeProvider time) =>
+        TypedResults.ServerSentEvents(Snapshots(AdminScope.From(http.User), tenants, limits, live, time, http.RequestAborted), "snapshot");
+
+    private static async IAsyncEnumerable<DashboardDto> Snapshots(
+        AdminScope scope, TenantDirectory tenants, ILimitStore limits, LiveUsageTracker live, TimeProvider time,
+        [EnumeratorCancellation] CancellationToken ct)
+    {
+        // Twice a second, so a change shows within one second however the timers line up.
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500), time);
+        do
+        {
+            yield return await SnapshotAsync(scope, tenants, limits, live, time, ct);
+        }
+        while (await WaitAsync(timer, ct));
+    }
+
+    private static async ValueTask<bool> WaitAsync(PeriodicTimer timer, CancellationToken ct)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    internal static async Task<DashboardDto> SnapshotAsync(
+        AdminScope scope, TenantDirectory tenants, ILimitStore limits, LiveUsageTracker live, TimeProvider time, CancellationToken ct)
+    {
+        var rows = new List<DashboardTenantDto>(tenants.All.Count);
+        foreach (var tenant in tenants.All)
+        {
+            if (!scope.CanSee(tenant.Id))
+            {
+                continue;
+            }
+
+            var usage = await limits.PeekAsync(tenant, ct);
+            var stats = live.Get(tenant.Id);
+            rows.Add(new DashboardTenantDto(
+                tenant.Id, tenant.Name, tenant.PlanName, usage.Used, usage.Limit, usage.Remaining, usage.Status,
+                stats.Requests, stats.P95LatencyMs, stats.ErrorRate, usage.ResetAt, tenant.Status));
+        }
+
+        return new DashboardDto(time.GetUtcNow().UtcDateTime, rows);
+    }
+
+    private static async Task<Ok<List<AuditDto>>> AuditAsync(HttpContext http, TollgateDbContext db, int? limit, CancellationToken ct)
+    {
+        var scope = AdminScope.From(http.User);
+        var query = db.AuditLog.AsNoTracking();
+        if (!scope.IsSuperAdmin)
+        {
+            query = query.Where(a => a.TenantId == scope.TenantId);
+        }
+
+        var take = Math.Clamp(limit ?? 100, 1, 1000);
+        var entries = await query.OrderByDescending(a => a.Id).Take(take)
+            .Select(a => new AuditDto(a.Id, a.Timestamp, a.Actor, a.Action, a.Target, a.TenantId, a.Details))
+            .ToListAsync(ct);
+        return TypedResults.Ok(entries);
+    }
+}

@@ -1,0 +1,201 @@
+using Microsoft.EntityFrameworkCore;
+using Tollgate.Data;
+using Tollgate.Keys;
+using Tollgate.Limits;
+using Tollgate.Usage;
+
+namespace Tollgate.Admin;
+
+/// <summary>
+/// The demo: plans Basic and Pro, tenants <c>Acme Corp</c> and <c>Wayne Ent</c> with users, a fresh key each, and
+/// simulated past traffic stored through the same batch store as live traffic (raw rows, roll-ups and quota
+/// counters alike), so every screen has something to show.
+/// </summary>
+public sealed class DemoData(
+    IServiceScopeFactory scopes,
+    TenantDirectory directory,
+    ILimitStore limits,
+    IUsageBatchStore store,
+    TimeProvider time)
+{
+    private static readonly (string Name, string Plan, string[] Users, int RequestsPerDay)[] Tenants =
+    [
+        ("Acme Corp", "Basic", ["alice@acme.com", "bob@acme.com"], 40),
+        ("Wayne Ent", "Pro", ["bruce@wayne.com"], 2_400),
+    ];
+
+    private static readonly (string Method, string Endpoint, int Weight)[] Endpoints =
+    [
+        ("GET", "/api/v1/users", 50),
+        ("GET", "/api/v1/users/{id}", 30),
+        ("POST", "/api/v1/users", 10),
+        ("GET", "/api/v1/ping", 10),
+    ];
+
+    /// <summary>Creates what is missing of the demo; deletes the demo tenants and their usage first when asked.</summary>
+    /// <param name="reset">Delete the two demo tenants (and their keys, users and usage) before creating them again.</param>
+    /// <param name="historyDays">Days of simulated traffic for tenants this call creates (0–90).</param>
+    /// <param name="actor">Who asked, for the audit log.</param>
+    /// <param name="cancellationToken">Cancels the work.</param>
+    /// <param name="createKeys">Make a key per tenant and return it (false on the unattended first start, where nobody would see it).</param>
+    public async Task<SetupResponse> RunAsync(
+        bool reset, int historyDays, AdminScope actor, CancellationToken cancellationToken, bool createKeys = true)
+    {
+        ArgumentNullException.ThrowIfNull(actor);
+        var now = time.GetUtcNow().UtcDateTime;
+        var results = new List<SetupTenantDto>();
+        var histories = new List<(TenantContext Tenant, long KeyId, int PerDay)>();
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+            if (reset)
+            {
+                await DeleteDemoTenantsAsync(db, cancellationToken);
+            }
+
+            var plans = new Dictionary<string, Plan>
+            {
+                ["Basic"] = await EnsurePlanAsync(db, "Basic", 1_000, null, null, now, cancellationToken),
+                ["Pro"] = await EnsurePlanAsync(db, "Pro", 100_000, 50, 1, now, cancellationToken),
+            };
+
+            foreach (var (name, planName, users, perDay) in Tenants)
+            {
+                var tenant = await db.Tenants.FirstOrDefaultAsync(t => t.Name == name, cancellationToken);
+                var created = tenant is null;
+                if (tenant is null)
+                {
+                    tenant = new Tenant { Name = name, PlanId = plans[planName].Id, Status = TenantStatus.Active, CreatedAt = now };
+                    db.Tenants.Add(tenant);
+                    await db.SaveChangesAsync(cancellationToken);
+                    foreach (var user in users)
+                    {
+                        db.Users.Add(new User { TenantId = tenant.Id, Username = user, CreatedAt = now });
+                    }
+                }
+
+                string? key = null;
+                long keyId = 0;
+                if (createKeys)
+                {
+                    var (whole, entity) = TenantsApi.NewKey(tenant.Id, "demo", now, null);
+                    db.ApiKeys.Add(entity);
+                    await db.SaveChangesAsync(cancellationToken);
+                    key = whole;
+                    keyId = entity.Id;
+                }
+
+                AuditTrail.Add(db, time, actor, "setup.demo", $"tenant/{tenant.Id}", tenant.Id, new { created, keyCreated = createKeys, historyDays });
+                await db.SaveChangesAsync(cancellationToken);
+                results.Add(new SetupTenantDto(tenant.Id, tenant.Name, key));
+                if (created && historyDays > 0)
+                {
+                    var plan = plans[planName];
+                    histories.Add((TenantContext.From(tenant, plan), keyId, perDay));
+                }
+            }
+        }
+
+        await directory.ReloadAsync(cancellationToken);
+        foreach (var (tenant, keyId, perDay) in histories)
+        {
+            await SimulateHistoryAsync(tenant, keyId, perDay, historyDays, now, cancellationToken);
+            // The simulated traffic of the current period now counts against the quota: reload it.
+            limits.Forget(tenant.Id);
+        }
+
+        return new SetupResponse(results);
+    }
+
+    private static async Task<Plan> EnsurePlanAsync(
+        TollgateDbContext db, string name, long quota, int? rate, int? window, DateTime now, CancellationToken ct)
+    {
+        var plan = await db.Plans.FirstOrDefaultAsync(p => p.Name == name, ct);
+        if (plan is null)
+        {
+            plan = new Plan { Name = name, QuotaLimit = quota, QuotaPeriod = QuotaPeriod.Month, RateLimit = rate, RateWindowSeconds = window, CreatedAt = now };
+            db.Plans.Add(plan);
+            await db.SaveChangesAsync(ct);
+        }
+
+        return plan;
+    }
+
+    private async Task DeleteDemoTenantsAsync(TollgateDbContext db, CancellationToken ct)
+    {
+        var names = Tenants.Select(t => t.Name).ToArray();
+        var ids = await db.Tenants.Where(t => names.Contains(t.Name)).Select(t => t.Id).ToListAsync(ct);
+        await db.UsageLogs.Where(l => ids.Contains(l.TenantId)).ExecuteDeleteAsync(ct);
+        await db.UsageRollups.Where(r => ids.Contains(r.TenantId)).ExecuteDeleteAsync(ct);
+        await db.QuotaCounters.Where(c => ids.Contains(c.TenantId)).ExecuteDeleteAsync(ct);
+        await db.Tenants.Where(t => ids.Contains(t.Id)).ExecuteDeleteAsync(ct);
+        foreach (var id in ids)
+        {
+            limits.Forget(id);
+        }
+    }
+
+    /// <summary>
+    /// A day-shaped curve (quiet at night UTC, busy mid-afternoon), a few client errors, rare server errors,
+    /// and log-normal latencies. Seeded by the tenant id, so the same demo looks the same each time.
+    /// </summary>
+    private async Task SimulateHistoryAsync(TenantContext tenant, long keyId, int perDay, int days, DateTime now, CancellationToken ct)
+    {
+#pragma warning disable CA5394 // Simulated traffic, not security.
+        var random = new Random((int)tenant.Id);
+        var batch = new UsageBatch(5_000);
+        var totalWeight = Endpoints.Sum(e => e.Weight);
+        var from = now.AddDays(-days);
+        for (var hour = new DateTime(from.Ticks - from.Ticks % TimeSpan.TicksPerHour, DateTimeKind.Utc); hour < now; hour = hour.AddHours(1))
+        {
+            var shape = 0.35 + 0.65 * Math.Max(0, Math.Sin((hour.Hour - 6) / 24.0 * 2 * Math.PI));
+            var count = (int)(perDay / 24.0 * shape * 2 * (0.8 + 0.4 * random.NextDouble()));
+            for (var i = 0; i < count; i++)
+            {
+                var at = hour.AddTicks((long)(random.NextDouble() * TimeSpan.TicksPerHour));
+                if (at >= now)
+                {
+                    continue;
+                }
+
+                var pick = random.Next(totalWeight);
+                var endpoint = Endpoints[0];
+                foreach (var candidate in Endpoints)
+                {
+                    if ((pick -= candidate.Weight) < 0)
+                    {
+                        endpoint = candidate;
+                        break;
+                    }
+                }
+
+                var roll = random.NextDouble();
+                var status = roll < 0.005 ? 500 : roll < 0.03 ? 404 : endpoint.Method == "POST" ? 201 : 200;
+                var latency = (long)(Math.Exp(7.6 + 0.7 * NextGaussian(random)) * (status == 500 ? 3 : 1));
+                var period = tenant.Policy.QuotaPeriod;
+                batch.Add(new UsageEvent(tenant.Id, keyId, at, endpoint.Method, endpoint.Endpoint, status, latency,
+                    LimitOutcome.Admitted, period, QuotaPeriods.StartOf(period, at)));
+                if (batch.Count == 5_000)
+                {
+                    await store.WriteAsync(batch, ct);
+                    batch.Clear();
+                }
+            }
+        }
+
+        if (batch.Count > 0)
+        {
+            await store.WriteAsync(batch, ct);
+        }
+#pragma warning restore CA5394
+    }
+
+    private static double NextGaussian(Random random)
+    {
+#pragma warning disable CA5394
+        var u1 = 1.0 - random.NextDouble();
+        var u2 = random.NextDouble();
+#pragma warning restore CA5394
+        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
+    }
+}

@@ -1,0 +1,146 @@
+using System.Collections.Concurrent;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Tollgate.Data;
+
+namespace Tollgate.Keys;
+
+/// <summary>
+/// The default key store: a bounded in-memory map from key hash to key, in front of <c>api_keys</c>.
+/// A warm look-up is one SHA-256 and one dictionary probe, with no allocation.
+/// </summary>
+internal sealed class CachedApiKeyStore(
+    IServiceScopeFactory scopes,
+    TenantDirectory tenants,
+    TimeProvider time,
+    IOptions<ApiKeyOptions> options) : IApiKeyStore
+{
+    private readonly ConcurrentDictionary<KeyHash, Entry> _entries = new();
+    private readonly int _capacity = options.Value.CacheCapacity;
+    private readonly TimeSpan _negativeDuration = options.Value.NegativeCacheDuration;
+    private int _evicting;
+
+    /// <summary>Number of cached entries (for tests and metrics).</summary>
+    public int Count => _entries.Count;
+
+    public ValueTask<KeyLookup> FindAsync(string? presentedKey, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrEmpty(presentedKey))
+        {
+            return new(new KeyLookup(KeyLookupResult.Missing, null));
+        }
+
+        if (!ApiKeyFormat.TryHash(presentedKey, out var hash))
+        {
+            return new(new KeyLookup(KeyLookupResult.Unknown, null));
+        }
+
+        var now = time.GetUtcNow().UtcDateTime;
+        if (_entries.TryGetValue(hash, out var entry) && (entry.KeyId != 0 || now < entry.UnknownUntil))
+        {
+            return new(Resolve(entry, now));
+        }
+
+        return LoadAsync(hash, now, cancellationToken);
+    }
+
+    public void Evict(KeyHash hash) => _entries.TryRemove(hash, out _);
+
+    public void EvictTenant(long tenantId)
+    {
+        foreach (var (hash, entry) in _entries)
+        {
+            if (entry.TenantId == tenantId)
+            {
+                _entries.TryRemove(hash, out _);
+            }
+        }
+    }
+
+    private KeyLookup Resolve(Entry entry, DateTime now)
+    {
+        if (entry.KeyId == 0)
+        {
+            return new KeyLookup(KeyLookupResult.Unknown, null);
+        }
+
+        if (entry.RevokedAt is not null)
+        {
+            return new KeyLookup(KeyLookupResult.Revoked, null);
+        }
+
+        if (entry.ExpiresAt <= now)
+        {
+            return new KeyLookup(KeyLookupResult.Expired, null);
+        }
+
+        // The tenant is read from the directory on every request, so a suspension or plan change applies at once.
+        if (!tenants.TryGet(entry.TenantId, out var tenant))
+        {
+            return new KeyLookup(KeyLookupResult.Unknown, null);
+        }
+
+        var caller = entry.Caller;
+        if (caller is null || !ReferenceEquals(caller.Tenant, tenant))
+        {
+            caller = new ApiCaller(entry.KeyId, tenant);
+            entry.Caller = caller;
+        }
+
+        Volatile.Write(ref entry.LastUsedTicks, now.Ticks);
+        return new KeyLookup(KeyLookupResult.Found, caller);
+    }
+
+    private async ValueTask<KeyLookup> LoadAsync(KeyHash hash, DateTime now, CancellationToken ct)
+    {
+        var bytes = hash.ToArray();
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+        var row = await db.ApiKeys.AsNoTracking()
+            .Where(k => k.Hash == bytes)
+            .Select(k => new { k.Id, k.TenantId, k.ExpiresAt, k.RevokedAt })
+            .FirstOrDefaultAsync(ct);
+
+        var entry = row is null
+            ? new Entry { UnknownUntil = now + _negativeDuration }
+            : new Entry { KeyId = row.Id, TenantId = row.TenantId, ExpiresAt = row.ExpiresAt ?? DateTime.MaxValue, RevokedAt = row.RevokedAt };
+        entry.LastUsedTicks = now.Ticks;
+        MakeRoom();
+        _entries[hash] = entry;
+        return Resolve(entry, now);
+    }
+
+    /// <summary>When the cache is full, drops the least recently used half. Rare, so a sort is fine.</summary>
+    private void MakeRoom()
+    {
+        if (_entries.Count < _capacity || Interlocked.Exchange(ref _evicting, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            var byAge = _entries.ToArray();
+            Array.Sort(byAge, (a, b) => a.Value.LastUsedTicks.CompareTo(b.Value.LastUsedTicks));
+            for (var i = 0; i < byAge.Length / 2; i++)
+            {
+                _entries.TryRemove(byAge[i].Key, out _);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _evicting, 0);
+        }
+    }
+
+    private sealed class Entry
+    {
+        public long KeyId;
+        public long TenantId;
+        public DateTime ExpiresAt = DateTime.MaxValue;
+        public DateTime? RevokedAt;
+        public DateTime UnknownUntil;
+        public long LastUsedTicks;
+        public ApiCaller? Caller;
+    }
+}

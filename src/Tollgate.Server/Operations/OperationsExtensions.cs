@@ -1,0 +1,41 @@
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Tollgate.Data;
+
+namespace Tollgate.Operations;
+
+/// <summary>Health endpoints and the error format of every JSON route.</summary>
+public static class OperationsExtensions
+{
+    private const string ReadyTag = "ready";
+
+    /// <summary>Adds ProblemDetails, the health checks and the OpenAPI document.</summary>
+    public static IServiceCollection AddTollgateOperations(this IServiceCollection services)
+    {
+        services.AddProblemDetails();
+        services.AddHealthChecks().AddDbContextCheck<TollgateDbContext>("database", tags: [ReadyTag]);
+        services.AddOpenApi();
+        services.ConfigureHttpJsonOptions(o =>
+            o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
+        return services;
+    }
+
+    /// <summary>
+    /// Turns unhandled exceptions and empty error answers (404 of an unknown route, 405, a body that does not
+    /// bind) into <c>application/problem+json</c>.
+    /// </summary>
+    public static IApplicationBuilder UseTollgateErrors(this IApplicationBuilder app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        return app;
+    }
+
+    /// <summary>Maps <c>/healthz</c> (the process runs), <c>/readyz</c> (its dependencies answer) and the OpenAPI document.</summary>
+    public static IEndpointRouteBuilder MapOperations(this IEndpointRouteBuilder routes)
+    {
+        routes.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
+        routes.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag) });
+        routes.MapOpenApi();
+        return routes;
+    }
+}

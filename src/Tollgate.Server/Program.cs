@@ -1,0 +1,37 @@
+using Tollgate.Admin;
+using Tollgate.Data;
+using Tollgate.Keys;
+using Tollgate.Limits;
+using Tollgate.Metering;
+using Tollgate.Operations;
+using Tollgate.TenantApi;
+using Tollgate.Usage;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.Services.AddTollgateData(builder.Configuration);
+builder.Services.AddTollgateKeys();
+builder.Services.AddTollgateLimits();
+builder.Services.AddTollgateUsage();
+builder.Services.AddTollgateAdmin();
+builder.Services.AddTollgateOperations();
+
+var app = builder.Build();
+
+app.UseTollgateErrors();
+app.UseRouting();
+// Metering runs before cookie authentication: tenant calls never pay for the admin side's middleware.
+app.UseTollgateMetering();
+app.UseAuthentication();
+app.UseAuthorization();
+app.UseStaticFiles();
+
+app.MapTenantApi();
+app.MapAdminApi();
+app.MapAdminPages();
+app.MapOperations();
+
+app.Run();
+
+/// <summary>The entry point; public so functional tests can host it with <c>WebApplicationFactory&lt;Program&gt;</c>.</summary>
+public partial class Program;

@@ -1,0 +1,120 @@
+using System.Collections.Concurrent;
+
+namespace Tollgate.Usage;
+
+/// <summary>
+/// The last minute of every tenant's traffic, in memory: sixty one-second slots of counts and latency
+/// histograms. Fed by the usage writer (off the request path), read by the live dashboard, so that neither ever
+/// counts rows in the database.
+/// </summary>
+public sealed class LiveUsageTracker(TimeProvider time)
+{
+    private const int Slots = 60;
+    private readonly ConcurrentDictionary<long, TenantWindow> _windows = new();
+
+    /// <summary>Adds one event.</summary>
+    public void Record(in UsageEvent e)
+    {
+        var window = _windows.GetOrAdd(e.TenantId, static _ => new TenantWindow());
+        window.Add(e);
+    }
+
+    /// <summary>The tenant's traffic over the last sixty seconds.</summary>
+    public LiveStats Get(long tenantId)
+    {
+        if (!_windows.TryGetValue(tenantId, out var window))
+        {
+            return default;
+        }
+
+        return window.Read(time.GetUtcNow().ToUnixTimeSeconds());
+    }
+
+    /// <summary>Forgets a deleted tenant.</summary>
+    public void Forget(long tenantId) => _windows.TryRemove(tenantId, out _);
+
+    private sealed class TenantWindow
+    {
+        private readonly Lock _gate = new();
+        private readonly long[] _second = new long[Slots];
+        private readonly long[] _requests = new long[Slots];
+        private readonly long[] _errors = new long[Slots];
+        private readonly long[] _rejected = new long[Slots];
+        private readonly long[,] _histogram = new long[Slots, LatencyHistogram.BucketCount];
+
+        public void Add(in UsageEvent e)
+        {
+            var second = new DateTimeOffset(e.Timestamp).ToUnixTimeSeconds();
+            var slot = (int)(second % Slots);
+            lock (_gate)
+            {
+                if (_second[slot] != second)
+                {
+                    if (_second[slot] > second)
+                    {
+                        return; // Older than the window: no longer "live".
+                    }
+
+                    _second[slot] = second;
+                    _requests[slot] = 0;
+                    _errors[slot] = 0;
+                    _rejected[slot] = 0;
+                    for (var b = 0; b < LatencyHistogram.BucketCount; b++)
+                    {
+                        _histogram[slot, b] = 0;
+                    }
+                }
+
+                _requests[slot]++;
+                if (e.IsError)
+                {
+                    _errors[slot]++;
+                }
+
+                if (e.IsRejected)
+                {
+                    _rejected[slot]++;
+                }
+
+                _histogram[slot, LatencyHistogram.BucketOf(e.LatencyMicros)]++;
+            }
+        }
+
+        public LiveStats Read(long nowSecond)
+        {
+            Span<long> histogram = stackalloc long[LatencyHistogram.BucketCount];
+            long requests = 0, errors = 0, rejected = 0;
+            lock (_gate)
+            {
+                for (var slot = 0; slot < Slots; slot++)
+                {
+                    if (_second[slot] <= nowSecond - Slots || _second[slot] > nowSecond)
+                    {
+                        continue;
+                    }
+
+                    requests += _requests[slot];
+                    errors += _errors[slot];
+                    rejected += _rejected[slot];
+                    for (var b = 0; b < LatencyHistogram.BucketCount; b++)
+                    {
+                        histogram[b] += _histogram[slot, b];
+                    }
+                }
+            }
+
+            return new LiveStats(requests, errors, rejected, LatencyHistogram.PercentileMs(histogram, 95));
+        }
+    }
+}
+
+/// <summary>A tenant's traffic over the last minute.</summary>
+/// <param name="Requests">Metered requests, refused ones included.</param>
+/// <param name="Errors">Admitted requests answered 4xx or 5xx.</param>
+/// <param name="Rejected">Requests refused by a limit.</param>
+/// <param name="P95LatencyMs">95th percentile latency in milliseconds; null without traffic.</param>
+public readonly record struct LiveStats(long Requests, long Errors, long Rejected, double? P95LatencyMs)
+{
+    /// <summary>Errors over requests, 0 without traffic.</summary>
+    public double ErrorRate => Requests == 0 ? 0 : Math.Round((double)Errors / Requests, 4);
+}

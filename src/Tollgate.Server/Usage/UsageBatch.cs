@@ -1,0 +1,99 @@
+using Tollgate.Limits;
+
+namespace Tollgate.Usage;
+
+/// <summary>
+/// A batch of events with the aggregates the database needs, computed once in memory so that each
+/// provider's store only writes them: roll-up rows, quota counter increments and keys' last use.
+/// </summary>
+public sealed class UsageBatch
+{
+    private readonly List<UsageEvent> _events;
+    private readonly Dictionary<RollupKey, RollupValues> _rollups = [];
+    private readonly Dictionary<QuotaKey, long> _quota = [];
+    private readonly Dictionary<long, DateTime> _keysLastUsed = [];
+
+    /// <summary>Creates an empty batch.</summary>
+    public UsageBatch(int capacity = 0) => _events = new List<UsageEvent>(capacity);
+
+    /// <summary>The raw events, in arrival order.</summary>
+    public IReadOnlyList<UsageEvent> Events => _events;
+
+    /// <summary>Roll-up increments by minute bucket.</summary>
+    public IReadOnlyDictionary<RollupKey, RollupValues> Rollups => _rollups;
+
+    /// <summary>Admitted requests by tenant and quota period.</summary>
+    public IReadOnlyDictionary<QuotaKey, long> QuotaIncrements => _quota;
+
+    /// <summary>Latest use of each key in the batch.</summary>
+    public IReadOnlyDictionary<long, DateTime> KeysLastUsed => _keysLastUsed;
+
+    /// <summary>Number of events.</summary>
+    public int Count => _events.Count;
+
+    /// <summary>Adds an event and folds it into the aggregates.</summary>
+    public void Add(in UsageEvent e)
+    {
+        _events.Add(e);
+        var minute = new DateTime(e.Timestamp.Ticks - e.Timestamp.Ticks % TimeSpan.TicksPerMinute, DateTimeKind.Utc);
+        var key = new RollupKey(e.TenantId, minute, e.Method, e.Endpoint, e.StatusCode, e.Outcome);
+        if (!_rollups.TryGetValue(key, out var values))
+        {
+            values = new RollupValues();
+            _rollups[key] = values;
+        }
+
+        values.Count++;
+        values.LatencySumMicros += e.LatencyMicros;
+        values.Histogram[LatencyHistogram.BucketOf(e.LatencyMicros)]++;
+
+        if (e.Outcome == LimitOutcome.Admitted)
+        {
+            var quotaKey = new QuotaKey(e.TenantId, e.QuotaPeriod, e.QuotaPeriodStart);
+            _quota[quotaKey] = _quota.GetValueOrDefault(quotaKey) + 1;
+        }
+
+        if (!_keysLastUsed.TryGetValue(e.ApiKeyId, out var last) || last < e.Timestamp)
+        {
+            _keysLastUsed[e.ApiKeyId] = e.Timestamp;
+        }
+    }
+
+    /// <summary>Empties the batch for reuse.</summary>
+    public void Clear()
+    {
+        _events.Clear();
+        _rollups.Clear();
+        _quota.Clear();
+        _keysLastUsed.Clear();
+    }
+}
+
+/// <summary>The identity of a roll-up row.</summary>
+/// <param name="TenantId">Tenant.</param>
+/// <param name="BucketStart">Start of the minute (UTC).</param>
+/// <param name="Method">HTTP method.</param>
+/// <param name="Endpoint">Route template.</param>
+/// <param name="StatusCode">Status code.</param>
+/// <param name="Outcome">Limit outcome.</param>
+public readonly record struct RollupKey(
+    long TenantId, DateTime BucketStart, string Method, string Endpoint, int StatusCode, LimitOutcome Outcome);
+
+/// <summary>What a batch adds to one roll-up row.</summary>
+public sealed class RollupValues
+{
+    /// <summary>Requests.</summary>
+    public long Count { get; set; }
+
+    /// <summary>Sum of latencies in microseconds.</summary>
+    public long LatencySumMicros { get; set; }
+
+    /// <summary>Requests per latency bucket (see <see cref="LatencyHistogram"/>).</summary>
+    public long[] Histogram { get; } = new long[LatencyHistogram.BucketCount];
+}
+
+/// <summary>The identity of a quota counter row.</summary>
+/// <param name="TenantId">Tenant.</param>
+/// <param name="Period">Period kind.</param>
+/// <param name="PeriodStart">Start of the period (UTC).</param>
+public readonly record struct QuotaKey(long TenantId, QuotaPeriod Period, DateTime PeriodStart);
