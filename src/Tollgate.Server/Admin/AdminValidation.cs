@@ -66,12 +66,8 @@ internal static class AdminValidation
 
     public static ValidationProblem Problem(Dictionary<string, string[]> errors) => TypedResults.ValidationProblem(errors);
 
-    public static NotFound<ProblemDetails> NotFound(string what) => TypedResults.NotFound(new ProblemDetails
-    {
-        Status = StatusCodes.Status404NotFound,
-        Title = "Not Found",
-        Detail = $"{what} does not exist.",
-    });
+    public static ProblemHttpResult NotFound(string what) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not Found", detail: $"{what} does not exist.");
 
     public static ProblemHttpResult Conflict(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: detail);

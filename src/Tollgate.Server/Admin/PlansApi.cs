@@ -27,7 +27,7 @@ internal static class PlansApi
         return TypedResults.Ok(plans.Select(PlanDto.From).ToList());
     }
 
-    private static async Task<Results<Ok<PlanDto>, NotFound<ProblemDetails>>> GetAsync(long id, TollgateDbContext db, CancellationToken ct)
+    private static async Task<Results<Ok<PlanDto>, ProblemHttpResult>> GetAsync(long id, TollgateDbContext db, CancellationToken ct)
     {
         var plan = await db.Plans.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id, ct);
         return plan is null ? AdminValidation.NotFound($"Plan {id}") : TypedResults.Ok(PlanDto.From(plan));
@@ -66,7 +66,7 @@ internal static class PlansApi
         return TypedResults.Created($"/api/admin/plans/{plan.Id}", PlanDto.From(plan));
     }
 
-    private static async Task<Results<Ok<PlanDto>, ValidationProblem, NotFound<ProblemDetails>, ProblemHttpResult>> PatchAsync(
+    private static async Task<Results<Ok<PlanDto>, ValidationProblem, ProblemHttpResult>> PatchAsync(
         long id, JsonElement body, HttpContext http, TollgateDbContext db, TenantDirectory directory,
         IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, TimeProvider time, CancellationToken ct)
     {
@@ -122,7 +122,7 @@ internal static class PlansApi
         return TypedResults.Ok(PlanDto.From(plan));
     }
 
-    private static async Task<Results<NoContent, NotFound<ProblemDetails>, ProblemHttpResult>> DeleteAsync(
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
         long id, HttpContext http, TollgateDbContext db, TimeProvider time, CancellationToken ct)
     {
         var plan = await db.Plans.FirstOrDefaultAsync(p => p.Id == id, ct);

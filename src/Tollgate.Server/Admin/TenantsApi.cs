@@ -45,7 +45,7 @@ internal static class TenantsApi
         return TypedResults.Ok(tenants.Select(TenantDto.From).ToList());
     }
 
-    private static async Task<Results<Ok<TenantDto>, NotFound<ProblemDetails>>> GetAsync(
+    private static async Task<Results<Ok<TenantDto>, ProblemHttpResult>> GetAsync(
         long id, HttpContext http, TollgateDbContext db, CancellationToken ct)
     {
         var tenant = await FindVisibleAsync(db, http, id, ct);
@@ -92,7 +92,7 @@ internal static class TenantsApi
         return TypedResults.Created($"/api/admin/tenants/{tenant.Id}", TenantDto.From(tenant));
     }
 
-    private static async Task<Results<Ok<TenantDto>, ValidationProblem, NotFound<ProblemDetails>, ProblemHttpResult>> PatchAsync(
+    private static async Task<Results<Ok<TenantDto>, ValidationProblem, ProblemHttpResult>> PatchAsync(
         long id, JsonElement body, HttpContext http, TollgateDbContext db, TenantDirectory directory,
         IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, TimeProvider time, CancellationToken ct)
     {
@@ -168,7 +168,7 @@ internal static class TenantsApi
         return TypedResults.Ok(TenantDto.From(tenant));
     }
 
-    private static async Task<Results<NoContent, NotFound<ProblemDetails>>> DeleteAsync(
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
         long id, HttpContext http, TollgateDbContext db, TenantDirectory directory, IApiKeyStore keys,
         ILimitStore limits, LiveUsageTracker live, TimeProvider time, CancellationToken ct)
     {
@@ -189,7 +189,7 @@ internal static class TenantsApi
         return TypedResults.NoContent();
     }
 
-    private static async Task<Results<Ok<List<AdminUserDto>>, NotFound<ProblemDetails>>> ListUsersAsync(
+    private static async Task<Results<Ok<List<AdminUserDto>>, ProblemHttpResult>> ListUsersAsync(
         long id, HttpContext http, TollgateDbContext db, CancellationToken ct)
     {
         if (await FindVisibleAsync(db, http, id, ct) is null)
@@ -205,7 +205,7 @@ internal static class TenantsApi
         return TypedResults.Ok(users);
     }
 
-    private static async Task<Results<Ok<List<KeyDto>>, NotFound<ProblemDetails>>> ListKeysAsync(
+    private static async Task<Results<Ok<List<KeyDto>>, ProblemHttpResult>> ListKeysAsync(
         long id, HttpContext http, TollgateDbContext db, CancellationToken ct)
     {
         if (await FindVisibleAsync(db, http, id, ct) is null)
@@ -217,7 +217,7 @@ internal static class TenantsApi
         return TypedResults.Ok(keys.Select(KeyDto.From).ToList());
     }
 
-    private static async Task<Results<Created<CreatedKeyDto>, ValidationProblem, NotFound<ProblemDetails>>> CreateKeyAsync(
+    private static async Task<Results<Created<CreatedKeyDto>, ValidationProblem, ProblemHttpResult>> CreateKeyAsync(
         long id, CreateKeyRequest? request, HttpContext http, TollgateDbContext db, TimeProvider time, CancellationToken ct)
     {
         if (await FindVisibleAsync(db, http, id, ct) is null)
@@ -247,7 +247,7 @@ internal static class TenantsApi
         return TypedResults.Created($"/api/admin/tenants/{id}/keys/{entity.Id}", new CreatedKeyDto(entity.Id, entity.Name, entity.Start, key));
     }
 
-    private static async Task<Results<NoContent, NotFound<ProblemDetails>>> RevokeKeyAsync(
+    private static async Task<Results<NoContent, ProblemHttpResult>> RevokeKeyAsync(
         long id, long keyId, HttpContext http, TollgateDbContext db, IApiKeyStore keys, TimeProvider time, CancellationToken ct)
     {
         if (await FindVisibleAsync(db, http, id, ct) is null)

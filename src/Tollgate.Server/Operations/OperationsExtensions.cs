@@ -11,7 +11,14 @@ public static class OperationsExtensions
     /// <summary>Adds ProblemDetails, the health checks and the OpenAPI document.</summary>
     public static IServiceCollection AddTollgateOperations(this IServiceCollection services)
     {
-        services.AddProblemDetails();
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
+        {
+            // Minimal APIs answer a body or parameter that does not bind with an empty 400; say what to check.
+            if (context.ProblemDetails.Status == StatusCodes.Status400BadRequest && context.ProblemDetails.Detail is null)
+            {
+                context.ProblemDetails.Detail = "The request could not be read: check the JSON body (types and shape) and the parameters.";
+            }
+        });
         services.AddHealthChecks().AddDbContextCheck<TollgateDbContext>("database", tags: [ReadyTag]);
         services.AddOpenApi();
         services.ConfigureHttpJsonOptions(o =>

@@ -72,7 +72,7 @@ public static class TenantApiEndpoints
         return TypedResults.Created($"/api/v1/users/{user.Id}", new UserResponse(user.Id, user.Username));
     }
 
-    internal static async Task<Results<Ok<UserResponse>, NotFound<Microsoft.AspNetCore.Mvc.ProblemDetails>>> GetUserAsync(
+    internal static async Task<Results<Ok<UserResponse>, ProblemHttpResult>> GetUserAsync(
         HttpContext context, long id, TollgateDbContext db, CancellationToken ct)
     {
         var tenantId = Caller(context).Tenant.Id;
@@ -83,7 +83,7 @@ public static class TenantApiEndpoints
         return user is null ? UserNotFound(id) : TypedResults.Ok(user);
     }
 
-    internal static async Task<Results<NoContent, NotFound<Microsoft.AspNetCore.Mvc.ProblemDetails>>> DeleteUserAsync(
+    internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteUserAsync(
         HttpContext context, long id, TollgateDbContext db, CancellationToken ct)
     {
         var tenantId = Caller(context).Tenant.Id;
@@ -91,13 +91,8 @@ public static class TenantApiEndpoints
         return deleted == 0 ? UserNotFound(id) : TypedResults.NoContent();
     }
 
-    private static NotFound<Microsoft.AspNetCore.Mvc.ProblemDetails> UserNotFound(long id) =>
-        TypedResults.NotFound(new Microsoft.AspNetCore.Mvc.ProblemDetails
-        {
-            Status = StatusCodes.Status404NotFound,
-            Title = "Not Found",
-            Detail = $"User {id} does not exist.",
-        });
+    private static ProblemHttpResult UserNotFound(long id) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not Found", detail: $"User {id} does not exist.");
 
     // The metering middleware has put the caller there; an endpoint in this group cannot run without it.
     private static ApiCaller Caller(HttpContext context) =>

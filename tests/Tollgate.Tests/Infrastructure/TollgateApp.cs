@@ -1,0 +1,99 @@
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Tollgate.Tests.Infrastructure;
+
+/// <summary>
+/// Tollgate hosted in-process on a real SQLite file of its own. Several apps may share one file to test restarts:
+/// pass the same <see cref="DatabasePath"/>.
+/// </summary>
+public sealed class TollgateApp : WebApplicationFactory<Program>
+{
+    public const string AdminPassword = "test-admin-password";
+
+    private readonly Dictionary<string, string?> _settings;
+
+    public TollgateApp(string? databasePath = null, FakeTimeProvider? time = null, IDictionary<string, string?>? settings = null)
+    {
+        DatabasePath = databasePath ?? TestDatabase.NewSqlitePath();
+        Time = time;
+        _settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Tollgate"] = $"Data Source={DatabasePath}",
+            ["Tollgate:Database:Provider"] = "Sqlite",
+            ["Tollgate:Admin:Password"] = AdminPassword,
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            _settings[key] = value;
+        }
+    }
+
+    public string DatabasePath { get; }
+
+    public FakeTimeProvider? Time { get; }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+
+        if (Time is not null)
+        {
+            builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
+        }
+    }
+
+    /// <summary>A client with a super admin session.</summary>
+    public async Task<HttpClient> AdminClientAsync()
+    {
+        var client = CreateClient(new WebApplicationFactoryClientOptions { HandleCookies = true, AllowAutoRedirect = false });
+        var response = await client.PostAsJsonAsync("/api/auth/login", new { username = "admin", password = AdminPassword });
+        response.EnsureSuccessStatusCode();
+        return client;
+    }
+
+    /// <summary>A client that sends a tenant's API key.</summary>
+    public HttpClient TenantClient(string apiKey)
+    {
+        var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        client.DefaultRequestHeaders.Add("X-API-KEY", apiKey);
+        return client;
+    }
+
+    /// <summary>Creates a plan, a tenant on it and a key, through the admin API.</summary>
+    public async Task<TestTenant> CreateTenantAsync(long quota, string period = "Month", object? rate = null, string? name = null)
+    {
+        using var admin = await AdminClientAsync();
+        name ??= "T-" + Guid.NewGuid().ToString("N")[..10];
+        var planResponse = await admin.PostAsJsonAsync("/api/admin/plans", new { name = "plan-" + name, quota = new { limit = quota, period }, rate });
+        planResponse.EnsureSuccessStatusCode();
+        var plan = await planResponse.Content.ReadFromJsonAsync<IdDto>();
+        var tenantResponse = await admin.PostAsJsonAsync("/api/admin/tenants", new { name, planId = plan!.Id });
+        tenantResponse.EnsureSuccessStatusCode();
+        var tenant = await tenantResponse.Content.ReadFromJsonAsync<IdDto>();
+        var keyResponse = await admin.PostAsJsonAsync($"/api/admin/tenants/{tenant!.Id}/keys", new { name = "test" });
+        keyResponse.EnsureSuccessStatusCode();
+        var key = await keyResponse.Content.ReadFromJsonAsync<KeyDto>();
+        return new TestTenant(tenant.Id, name, plan.Id, key!.Id, key.Key);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
+
+    private sealed record IdDto(long Id);
+
+    private sealed record KeyDto(long Id, string Key);
+}
+
+public sealed record TestTenant(long Id, string Name, long PlanId, long KeyId, string ApiKey);
