@@ -1,0 +1,27 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Tollgate.Tests.Infrastructure;
+
+public static class Json
+{
+    public static async Task<JsonElement> ReadJsonAsync(this HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    public static async Task<JsonElement> ProblemAsync(this HttpResponseMessage response, int status)
+    {
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var body = await response.ReadJsonAsync();
+        Assert.Equal(status, body.GetProperty("status").GetInt32());
+        return body;
+    }
+
+    public static Task<HttpResponseMessage> PatchJsonAsync(this HttpClient client, string url, object body) =>
+        client.PatchAsync(url, JsonContent.Create(body));
+
+    public static StringContent Raw(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
+}

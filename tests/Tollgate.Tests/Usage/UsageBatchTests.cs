@@ -1,0 +1,43 @@
+using Tollgate.Limits;
+using Tollgate.Usage;
+
+namespace Tollgate.Tests.Usage;
+
+public sealed class UsageBatchTests
+{
+    private static readonly DateTime Month = new(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc);
+
+    private static UsageEvent Event(long tenant, long key, DateTime at, int status = 200, long latency = 700, LimitOutcome outcome = LimitOutcome.Admitted) =>
+        new(tenant, key, at, "GET", "/api/v1/users/{id}", status, latency, outcome, QuotaPeriod.Month, Month);
+
+    [Fact]
+    public void Add_FoldsEventsIntoMinuteRollups_QuotaIncrementsAndLastUse()
+    {
+        var batch = new UsageBatch();
+        var t0 = new DateTime(2026, 11, 29, 10, 15, 5, DateTimeKind.Utc);
+        batch.Add(Event(1, 10, t0));
+        batch.Add(Event(1, 10, t0.AddSeconds(30), latency: 30_000));
+        batch.Add(Event(1, 11, t0.AddSeconds(60)));
+        batch.Add(Event(1, 10, t0.AddSeconds(1), status: 429, outcome: LimitOutcome.QuotaExceeded));
+        batch.Add(Event(2, 20, t0));
+
+        Assert.Equal(5, batch.Count);
+        var minute = new DateTime(2026, 11, 29, 10, 15, 0, DateTimeKind.Utc);
+        var first = batch.Rollups[new RollupKey(1, minute, "GET", "/api/v1/users/{id}", 200, LimitOutcome.Admitted)];
+        Assert.Equal(2, first.Count);
+        Assert.Equal(30_700, first.LatencySumMicros);
+        Assert.Equal(1, first.Histogram[LatencyHistogram.BucketOf(700)]);
+        Assert.Equal(1, first.Histogram[LatencyHistogram.BucketOf(30_000)]);
+        Assert.Equal(1, batch.Rollups[new RollupKey(1, minute.AddMinutes(1), "GET", "/api/v1/users/{id}", 200, LimitOutcome.Admitted)].Count);
+        Assert.Equal(4, batch.Rollups.Count);
+
+        // Refused requests are logged but never counted against the quota.
+        Assert.Equal(3, batch.QuotaIncrements[new QuotaKey(1, QuotaPeriod.Month, Month)]);
+        Assert.Equal(1, batch.QuotaIncrements[new QuotaKey(2, QuotaPeriod.Month, Month)]);
+        Assert.Equal(t0.AddSeconds(30), batch.KeysLastUsed[10]);
+
+        batch.Clear();
+        Assert.Equal(0, batch.Count);
+        Assert.Empty(batch.Rollups);
+    }
+}
