@@ -16,9 +16,15 @@ public sealed class TollgateApp : WebApplicationFactory<Program>
     public const string AdminPassword = "test-admin-password";
 
     private readonly Dictionary<string, string?> _settings;
+    private readonly Action<IServiceCollection>? _configureServices;
 
-    public TollgateApp(string? databasePath = null, FakeTimeProvider? time = null, IDictionary<string, string?>? settings = null)
+    public TollgateApp(
+        string? databasePath = null,
+        FakeTimeProvider? time = null,
+        IDictionary<string, string?>? settings = null,
+        Action<IServiceCollection>? configureServices = null)
     {
+        _configureServices = configureServices;
         DatabasePath = databasePath ?? TestDatabase.NewSqlitePath();
         Time = time;
         _settings = new Dictionary<string, string?>
@@ -45,10 +51,15 @@ public sealed class TollgateApp : WebApplicationFactory<Program>
             builder.UseSetting(key, value);
         }
 
-        if (Time is not null)
+        builder.ConfigureTestServices(services =>
         {
-            builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
-        }
+            if (Time is not null)
+            {
+                services.AddSingleton<TimeProvider>(Time);
+            }
+
+            _configureServices?.Invoke(services);
+        });
     }
 
     /// <summary>A client with a super admin session.</summary>

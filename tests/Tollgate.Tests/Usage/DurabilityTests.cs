@@ -1,0 +1,131 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Tollgate.Tests.Infrastructure;
+using Tollgate.Usage;
+
+namespace Tollgate.Tests.Usage;
+
+/// <summary>Exact quotas under concurrency, usage that survives a restart, and a drain that loses nothing.</summary>
+public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Quota_64ConcurrentClients3000Requests_AdmitsExactly1000_AndStoresEveryRequest()
+    {
+        var app = new TollgateApp();
+        var tenant = await app.CreateTenantAsync(1000);
+        var statuses = new System.Collections.Concurrent.ConcurrentBag<HttpStatusCode>();
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var clients = Enumerable.Range(0, 64).Select(_ => app.TenantClient(tenant.ApiKey)).ToArray();
+        await Parallel.ForAsync(0, 3000, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, ct) =>
+        {
+            using var response = await clients[i % 64].GetAsync("/api/v1/ping", ct);
+            statuses.Add(response.StatusCode);
+        });
+
+        output.WriteLine($"3000 requests from 64 clients in {watch.ElapsedMilliseconds} ms: {statuses.Count(s => s == HttpStatusCode.OK)} admitted");
+        Assert.Equal(1000, statuses.Count(s => s == HttpStatusCode.OK));
+        Assert.Equal(2000, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+        foreach (var client in clients)
+        {
+            client.Dispose();
+        }
+
+        var path = app.DatabasePath;
+        await app.DisposeAsync();
+        Assert.Equal(1000, await Rows(path, tenant.Id, "Admitted"));
+        Assert.Equal(2000, await Rows(path, tenant.Id, "QuotaExceeded"));
+        Assert.Equal(1000, await TestDatabase.ScalarAsync(path,
+            "SELECT SUM(used) FROM quota_counters WHERE tenant_id = $t", ("$t", tenant.Id)));
+        Assert.Equal(3000, await TestDatabase.ScalarAsync(path,
+            "SELECT SUM(count) FROM usage_rollups WHERE tenant_id = $t", ("$t", tenant.Id)));
+    }
+
+    [Fact]
+    public async Task Restart_UsageOfThePeriodPersists_AndTheRequestAfterTheLimitIs429()
+    {
+        var first = new TollgateApp();
+        var tenant = await first.CreateTenantAsync(50);
+        using (var client = first.TenantClient(tenant.ApiKey))
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/v1/ping")).StatusCode);
+            }
+        }
+
+        await first.DisposeAsync();
+
+        await using var second = new TollgateApp(first.DatabasePath);
+        using var again = second.TenantClient(tenant.ApiKey);
+        var usage = await (await again.GetAsync("/api/v1/usage")).ReadJsonAsync();
+        Assert.Equal(50, usage.GetProperty("used").GetInt64());
+        Assert.Equal("Blocked", usage.GetProperty("status").GetString());
+        await (await again.GetAsync("/api/v1/ping")).ProblemAsync(429);
+    }
+
+    [Fact]
+    public async Task Restart_PartlyUsedQuota_ContinuesFromTheStoredCount()
+    {
+        var first = new TollgateApp();
+        var tenant = await first.CreateTenantAsync(10);
+        using (var client = first.TenantClient(tenant.ApiKey))
+        {
+            for (var i = 0; i < 7; i++)
+            {
+                await client.GetAsync("/api/v1/ping");
+            }
+        }
+
+        await first.DisposeAsync();
+        await using var second = new TollgateApp(first.DatabasePath);
+        using var again = second.TenantClient(tenant.ApiKey);
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 5; i++)
+        {
+            statuses.Add((await again.GetAsync("/api/v1/ping")).StatusCode);
+        }
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], statuses);
+    }
+
+    [Fact]
+    public async Task GracefulStop_WritesEveryQueuedEventBeforeExiting()
+    {
+        // The database is made slow (each batch waits 200 ms) so that events are still queued when the stop begins.
+        var app = new TollgateApp(configureServices: services =>
+            services.AddSingleton<IUsageBatchStore>(sp => new SlowStore(ActivatorUtilities.CreateInstance<SqliteUsageBatchStore>(sp))));
+        var tenant = await app.CreateTenantAsync(1_000_000);
+        var ok = 0;
+        var clients = Enumerable.Range(0, 16).Select(_ => app.TenantClient(tenant.ApiKey)).ToArray();
+        await Parallel.ForAsync(0, 2000, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+        {
+            using var response = await clients[i % 16].GetAsync("/api/v1/ping", ct);
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                Interlocked.Increment(ref ok);
+            }
+        });
+
+        var queued = app.Services.GetRequiredService<UsageQueue>().Count;
+        Assert.True(queued > 0, "The test needs events still queued at the stop.");
+        var path = app.DatabasePath;
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        await app.DisposeAsync();
+        output.WriteLine($"{ok} admitted; {queued} events queued when the stop began; stop took {stopping.ElapsedMilliseconds} ms");
+
+        Assert.Equal(2000, ok);
+        Assert.Equal(2000, await Rows(path, tenant.Id, "Admitted"));
+    }
+
+    private static Task<long> Rows(string path, long tenantId, string outcome) =>
+        TestDatabase.ScalarAsync(path, "SELECT COUNT(*) FROM usage_logs WHERE tenant_id = $t AND outcome = $o", ("$t", tenantId), ("$o", outcome));
+
+    private sealed class SlowStore(IUsageBatchStore inner) : IUsageBatchStore
+    {
+        public async Task WriteAsync(UsageBatch batch, CancellationToken cancellationToken)
+        {
+            await Task.Delay(200, cancellationToken);
+            await inner.WriteAsync(batch, cancellationToken);
+        }
+    }
+}
