@@ -12,13 +12,3 @@ public sealed class AdminOptions
     /// </summary>
     public string? Password { get; set; }
 }
-
-/// <summary>Options bound from the <c>Tollgate</c> section itself.</summary>
-public sealed class TollgateOptions
-{
-    /// <summary>Configuration section.</summary>
-    public const string Section = "Tollgate";
-
-    /// <summary>On first start of an empty database, create the demo tenants. Default false.</summary>
-    public bool Demo { get; set; }
-}

@@ -22,15 +22,15 @@ internal static class DashboardApi
     }
 
     private static async Task<Ok<DashboardDto>> GetAsync(
-        HttpContext http, TenantDirectory tenants, ILimitStore limits, LiveUsageTracker live, TimeProvider time, CancellationToken ct) =>
+        HttpContext http, TenantDirectory tenants, ILimitStore limits, ILiveUsageView live, TimeProvider time, CancellationToken ct) =>
         TypedResults.Ok(await SnapshotAsync(AdminScope.From(http.User), tenants, limits, live, time, ct));
 
     private static ServerSentEventsResult<DashboardDto> Stream(
-        HttpContext http, TenantDirectory tenants, ILimitStore limits, LiveUsageTracker live, TimeProvider time) =>
+        HttpContext http, TenantDirectory tenants, ILimitStore limits, ILiveUsageView live, TimeProvider time) =>
         TypedResults.ServerSentEvents(Snapshots(AdminScope.From(http.User), tenants, limits, live, time, http.RequestAborted), "snapshot");
 
     private static async IAsyncEnumerable<DashboardDto> Snapshots(
-        AdminScope scope, TenantDirectory tenants, ILimitStore limits, LiveUsageTracker live, TimeProvider time,
+        AdminScope scope, TenantDirectory tenants, ILimitStore limits, ILiveUsageView live, TimeProvider time,
         [EnumeratorCancellation] CancellationToken ct)
     {
         // Twice a second, so a change shows within one second however the timers line up.
@@ -55,7 +55,7 @@ internal static class DashboardApi
     }
 
     internal static async Task<DashboardDto> SnapshotAsync(
-        AdminScope scope, TenantDirectory tenants, ILimitStore limits, LiveUsageTracker live, TimeProvider time, CancellationToken ct)
+        AdminScope scope, TenantDirectory tenants, ILimitStore limits, ILiveUsageView live, TimeProvider time, CancellationToken ct)
     {
         var rows = new List<DashboardTenantDto>(tenants.All.Count);
         foreach (var tenant in tenants.All)
@@ -66,7 +66,7 @@ internal static class DashboardApi
             }
 
             var usage = await limits.PeekAsync(tenant, ct);
-            var stats = live.Get(tenant.Id);
+            var stats = live.StatsOf(tenant.Id);
             rows.Add(new DashboardTenantDto(
                 tenant.Id, tenant.Name, tenant.PlanName, usage.Used, usage.Limit, usage.Remaining, usage.Status,
                 stats.Requests, stats.P95LatencyMs, stats.ErrorRate, usage.ResetAt, tenant.Status));

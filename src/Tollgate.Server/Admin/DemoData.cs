@@ -13,8 +13,7 @@ namespace Tollgate.Admin;
 /// </summary>
 public sealed class DemoData(
     IServiceScopeFactory scopes,
-    TenantDirectory directory,
-    ILimitStore limits,
+    IChangeFeed changes,
     IUsageBatchStore store,
     TimeProvider time)
 {
@@ -96,12 +95,12 @@ public sealed class DemoData(
             }
         }
 
-        await directory.ReloadAsync(cancellationToken);
+        await changes.TenantsChangedAsync(cancellationToken);
         foreach (var (tenant, keyId, perDay) in histories)
         {
             await SimulateHistoryAsync(tenant, keyId, perDay, historyDays, now, cancellationToken);
             // The simulated traffic of the current period now counts against the quota: reload it.
-            limits.Forget(tenant.Id);
+            await changes.UsageRewrittenAsync(tenant.Id, cancellationToken);
         }
 
         return new SetupResponse(results);
@@ -131,7 +130,7 @@ public sealed class DemoData(
         await db.Tenants.Where(t => ids.Contains(t.Id)).ExecuteDeleteAsync(ct);
         foreach (var id in ids)
         {
-            limits.Forget(id);
+            await changes.TenantRemovedAsync(id, ct);
         }
     }
 

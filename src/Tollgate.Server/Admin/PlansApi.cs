@@ -67,7 +67,7 @@ internal static class PlansApi
     }
 
     private static async Task<Results<Ok<PlanDto>, ValidationProblem, ProblemHttpResult>> PatchAsync(
-        long id, JsonElement body, HttpContext http, TollgateDbContext db, TenantDirectory directory,
+        long id, JsonElement body, HttpContext http, TollgateDbContext db, IChangeFeed changes,
         IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, TimeProvider time, CancellationToken ct)
     {
         var plan = await db.Plans.FirstOrDefaultAsync(p => p.Id == id, ct);
@@ -118,7 +118,7 @@ internal static class PlansApi
 
         AuditTrail.Add(db, time, AdminScope.From(http.User), "plan.update", $"plan/{id}", null, PlanDto.From(plan));
         await db.SaveChangesAsync(ct);
-        await directory.ReloadAsync(ct);
+        await changes.TenantsChangedAsync(ct);
         return TypedResults.Ok(PlanDto.From(plan));
     }
 

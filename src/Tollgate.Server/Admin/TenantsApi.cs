@@ -53,7 +53,7 @@ internal static class TenantsApi
     }
 
     private static async Task<Results<Created<TenantDto>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        CreateTenantRequest request, HttpContext http, TollgateDbContext db, TenantDirectory directory,
+        CreateTenantRequest request, HttpContext http, TollgateDbContext db, IChangeFeed changes,
         TimeProvider time, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
@@ -88,12 +88,12 @@ internal static class TenantsApi
         await db.SaveChangesAsync(ct);
         AuditTrail.Add(db, time, AdminScope.From(http.User), "tenant.create", $"tenant/{tenant.Id}", tenant.Id, TenantDto.From(tenant));
         await db.SaveChangesAsync(ct);
-        await directory.ReloadAsync(ct);
+        await changes.TenantsChangedAsync(ct);
         return TypedResults.Created($"/api/admin/tenants/{tenant.Id}", TenantDto.From(tenant));
     }
 
     private static async Task<Results<Ok<TenantDto>, ValidationProblem, ProblemHttpResult>> PatchAsync(
-        long id, JsonElement body, HttpContext http, TollgateDbContext db, TenantDirectory directory,
+        long id, JsonElement body, HttpContext http, TollgateDbContext db, IChangeFeed changes,
         IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, TimeProvider time, CancellationToken ct)
     {
         var tenant = await db.Tenants.FirstOrDefaultAsync(t => t.Id == id, ct);
@@ -164,13 +164,12 @@ internal static class TenantsApi
         AuditTrail.Add(db, time, AdminScope.From(http.User), "tenant.update", $"tenant/{id}", id, TenantDto.From(tenant));
         await db.SaveChangesAsync(ct);
         // Requests read the tenant from the directory, so the new plan, limits or status apply from the next one.
-        await directory.ReloadAsync(ct);
+        await changes.TenantsChangedAsync(ct);
         return TypedResults.Ok(TenantDto.From(tenant));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        long id, HttpContext http, TollgateDbContext db, TenantDirectory directory, IApiKeyStore keys,
-        ILimitStore limits, LiveUsageTracker live, TimeProvider time, CancellationToken ct)
+        long id, HttpContext http, TollgateDbContext db, IChangeFeed changes, TimeProvider time, CancellationToken ct)
     {
         var tenant = await db.Tenants.FirstOrDefaultAsync(t => t.Id == id, ct);
         if (tenant is null)
@@ -182,10 +181,7 @@ internal static class TenantsApi
         db.Tenants.Remove(tenant);
         AuditTrail.Add(db, time, AdminScope.From(http.User), "tenant.delete", $"tenant/{id}", id, new { tenant.Name });
         await db.SaveChangesAsync(ct);
-        await directory.ReloadAsync(ct);
-        keys.EvictTenant(id);
-        limits.Forget(id);
-        live.Forget(id);
+        await changes.TenantRemovedAsync(id, ct);
         return TypedResults.NoContent();
     }
 
@@ -248,7 +244,7 @@ internal static class TenantsApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> RevokeKeyAsync(
-        long id, long keyId, HttpContext http, TollgateDbContext db, IApiKeyStore keys, TimeProvider time, CancellationToken ct)
+        long id, long keyId, HttpContext http, TollgateDbContext db, IChangeFeed changes, TimeProvider time, CancellationToken ct)
     {
         if (await FindVisibleAsync(db, http, id, ct) is null)
         {
@@ -265,7 +261,7 @@ internal static class TenantsApi
         key.RevokedAt ??= time.GetUtcNow().UtcDateTime;
         AuditTrail.Add(db, time, AdminScope.From(http.User), "key.revoke", $"key/{keyId}", id, new { key.Name, key.Start });
         await db.SaveChangesAsync(ct);
-        keys.Evict(KeyHash.FromBytes(key.Hash));
+        await changes.KeyRevokedAsync(KeyHash.FromBytes(key.Hash), ct);
         return TypedResults.NoContent();
     }
 

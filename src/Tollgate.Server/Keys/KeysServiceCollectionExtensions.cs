@@ -12,6 +12,7 @@ public static class KeysServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<TenantDirectory>();
         services.TryAddSingleton<IApiKeyStore, CachedApiKeyStore>();
+        services.TryAddSingleton<IChangeFeed, LocalChangeFeed>();
         services.AddSingleton<Data.IStartupSeeder, TenantDirectoryLoader>();
         return services;
     }

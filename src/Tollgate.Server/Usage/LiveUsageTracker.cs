@@ -7,7 +7,7 @@ namespace Tollgate.Usage;
 /// histograms. Fed by the usage writer (off the request path), read by the live dashboard, so that neither ever
 /// counts rows in the database.
 /// </summary>
-public sealed class LiveUsageTracker(TimeProvider time)
+public sealed class LiveUsageTracker(TimeProvider time) : ILiveUsageView
 {
     private const int Slots = 60;
     private readonly ConcurrentDictionary<long, TenantWindow> _windows = new();
@@ -19,15 +19,22 @@ public sealed class LiveUsageTracker(TimeProvider time)
         window.Add(e);
     }
 
-    /// <summary>The tenant's traffic over the last sixty seconds.</summary>
-    public LiveStats Get(long tenantId)
-    {
-        if (!_windows.TryGetValue(tenantId, out var window))
-        {
-            return default;
-        }
+    /// <summary>The tenant's traffic over the last sixty seconds, on this instance.</summary>
+    public LiveStats StatsOf(long tenantId) =>
+        _windows.TryGetValue(tenantId, out var window) ? window.Read(time.GetUtcNow().ToUnixTimeSeconds()).ToStats() : default;
 
-        return window.Read(time.GetUtcNow().ToUnixTimeSeconds());
+    /// <summary>The raw last-minute counts of every tenant seen on this instance, for sharing with other instances.</summary>
+    public IEnumerable<(long TenantId, LiveCounts Counts)> ReadAll()
+    {
+        var now = time.GetUtcNow().ToUnixTimeSeconds();
+        foreach (var (tenantId, window) in _windows)
+        {
+            var counts = window.Read(now);
+            if (counts.Requests > 0)
+            {
+                yield return (tenantId, counts);
+            }
+        }
     }
 
     /// <summary>Forgets a deleted tenant.</summary>
@@ -80,9 +87,9 @@ public sealed class LiveUsageTracker(TimeProvider time)
             }
         }
 
-        public LiveStats Read(long nowSecond)
+        public LiveCounts Read(long nowSecond)
         {
-            Span<long> histogram = stackalloc long[LatencyHistogram.BucketCount];
+            var histogram = new long[LatencyHistogram.BucketCount];
             long requests = 0, errors = 0, rejected = 0;
             lock (_gate)
             {
@@ -103,8 +110,39 @@ public sealed class LiveUsageTracker(TimeProvider time)
                 }
             }
 
-            return new LiveStats(requests, errors, rejected, LatencyHistogram.PercentileMs(histogram, 95));
+            return new LiveCounts(requests, errors, rejected, histogram);
         }
+    }
+}
+
+/// <summary>What the live dashboard reads: each tenant's traffic over the last minute.</summary>
+public interface ILiveUsageView
+{
+    /// <summary>The tenant's last minute: on this instance, or on all of them when they share through Redis.</summary>
+    LiveStats StatsOf(long tenantId);
+}
+
+/// <summary>Raw last-minute counts that add up across instances (the histogram included).</summary>
+/// <param name="Requests">Metered requests.</param>
+/// <param name="Errors">Admitted requests answered 4xx or 5xx.</param>
+/// <param name="Rejected">Requests refused by a limit.</param>
+/// <param name="Histogram">Requests per latency bucket.</param>
+public sealed record LiveCounts(long Requests, long Errors, long Rejected, long[] Histogram)
+{
+    /// <summary>The figures the dashboard shows.</summary>
+    public LiveStats ToStats() => new(Requests, Errors, Rejected, LatencyHistogram.PercentileMs(Histogram, 95));
+
+    /// <summary>Adds another instance's counts.</summary>
+    public LiveCounts Plus(LiveCounts other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        var histogram = new long[Histogram.Length];
+        for (var i = 0; i < histogram.Length; i++)
+        {
+            histogram[i] = Histogram[i] + other.Histogram[i];
+        }
+
+        return new LiveCounts(Requests + other.Requests, Errors + other.Errors, Rejected + other.Rejected, histogram);
     }
 }
 

@@ -13,6 +13,7 @@ public static class UsageServiceCollectionExtensions
         services.TryAddSingleton<UsageQueue>();
         services.TryAddSingleton<IUsageSink>(sp => sp.GetRequiredService<UsageQueue>());
         services.TryAddSingleton<LiveUsageTracker>();
+        services.TryAddSingleton<ILiveUsageView>(sp => sp.GetRequiredService<LiveUsageTracker>());
         services.TryAddSingleton<UsageWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<UsageWriter>());
         return services;

@@ -21,7 +21,7 @@ public sealed class LiveUsageTrackerTests
         live.Record(At(now, status: 429, outcome: LimitOutcome.RateLimited));
         live.Record(At(now));
 
-        var stats = live.Get(7);
+        var stats = live.StatsOf(7);
         Assert.Equal(4, stats.Requests);
         Assert.Equal(1, stats.Errors);
         Assert.Equal(1, stats.Rejected);
@@ -29,7 +29,7 @@ public sealed class LiveUsageTrackerTests
         Assert.NotNull(stats.P95LatencyMs);
 
         time.Advance(TimeSpan.FromSeconds(61));
-        Assert.Equal(0, live.Get(7).Requests);
-        Assert.Equal(0, live.Get(8).Requests);
+        Assert.Equal(0, live.StatsOf(7).Requests);
+        Assert.Equal(0, live.StatsOf(8).Requests);
     }
 }
