@@ -4,6 +4,7 @@ using Tollgate.Keys;
 using Tollgate.Limits;
 using Tollgate.Metering;
 using Tollgate.Operations;
+using Tollgate.Redis;
 using Tollgate.TenantApi;
 using Tollgate.Usage;
 
@@ -13,6 +14,7 @@ builder.Services.AddTollgateData(builder.Configuration);
 builder.Services.AddTollgateKeys();
 builder.Services.AddTollgateLimits();
 builder.Services.AddTollgateUsage();
+builder.Services.AddTollgateRedis(builder.Configuration);
 builder.Services.AddTollgateAdmin();
 builder.Services.AddTollgateOperations();
 

@@ -37,6 +37,15 @@ internal sealed class InProcessLimitStore(TimeProvider time, IQuotaSeedSource se
         _counters.TryRemove(tenantId, out _);
     }
 
+    /// <summary>Drops every counter (used when this store stood in for Redis and Redis is back).</summary>
+    public void ForgetAll()
+    {
+        foreach (var tenantId in _counters.Keys)
+        {
+            Forget(tenantId);
+        }
+    }
+
     private TenantCounter CounterOf(long tenantId, DateTime now) =>
         _counters.TryGetValue(tenantId, out var counter)
             ? counter

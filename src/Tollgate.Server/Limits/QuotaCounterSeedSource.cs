@@ -9,7 +9,8 @@ namespace Tollgate.Limits;
 /// first request of each tenant does not wait on the database; later look-ups (a period that is not the current one
 /// at start, a forgotten tenant) read the row they need.
 /// </summary>
-internal sealed class QuotaCounterSeedSource(IServiceScopeFactory scopes, TimeProvider time) : IQuotaSeedSource
+internal sealed class QuotaCounterSeedSource(
+    IServiceScopeFactory scopes, TimeProvider time, Microsoft.Extensions.Options.IOptions<TollgateOptions> options) : IQuotaSeedSource
 {
     private readonly ConcurrentDictionary<long, byte> _forgotten = new();
     private Dictionary<(long TenantId, QuotaPeriod Period, DateTime Start), long> _preloaded = [];
@@ -18,6 +19,13 @@ internal sealed class QuotaCounterSeedSource(IServiceScopeFactory scopes, TimePr
     /// <summary>Loads the counters of the current periods of every tenant.</summary>
     public async Task PreloadAsync(CancellationToken ct)
     {
+        // With Redis, seeds are asked for when a shared counter went missing, long after start: only a fresh read
+        // of the database is right then.
+        if (options.Value.Redis is { Length: > 0 })
+        {
+            return;
+        }
+
         var now = time.GetUtcNow().UtcDateTime;
         var starts = Enum.GetValues<QuotaPeriod>().Select(p => QuotaPeriods.StartOf(p, now)).ToArray();
         var earliest = starts.Min();

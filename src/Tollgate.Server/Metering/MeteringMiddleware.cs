@@ -63,7 +63,18 @@ internal sealed partial class MeteringMiddleware(
             return;
         }
 
-        var decision = await limits.AcquireAsync(caller.Tenant, context.RequestAborted);
+        LimitDecision decision;
+        try
+        {
+            decision = await limits.AcquireAsync(caller.Tenant, context.RequestAborted);
+        }
+        catch (LimitStoreUnavailableException ex)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            await WriteProblemAsync(context, StatusCodes.Status503ServiceUnavailable, "Service Unavailable", ex.Message);
+            return;
+        }
+
         var now = time.GetUtcNow().UtcDateTime;
         RateLimitHeaders.Write(context.Response.Headers, decision, now);
         var status = StatusCodes.Status500InternalServerError;
@@ -149,6 +160,7 @@ internal sealed partial class MeteringMiddleware(
             {
                 401 => "https://tools.ietf.org/html/rfc9110#section-15.5.2",
                 403 => "https://tools.ietf.org/html/rfc9110#section-15.5.4",
+                503 => "https://tools.ietf.org/html/rfc9110#section-15.6.4",
                 _ => "https://tools.ietf.org/html/rfc6585#section-4",
             },
         };

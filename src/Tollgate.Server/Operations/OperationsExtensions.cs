@@ -32,7 +32,11 @@ public static class OperationsExtensions
     /// </summary>
     public static IApplicationBuilder UseTollgateErrors(this IApplicationBuilder app)
     {
-        app.UseExceptionHandler();
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            // Outside the metering middleware (e.g. /api/v1/usage) an unreachable shared store is a 503 too.
+            StatusCodeSelector = ex => ex is Limits.LimitStoreUnavailableException ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError,
+        });
         app.UseStatusCodePages();
         return app;
     }

@@ -1,0 +1,42 @@
+using Tollgate.Tests.Infrastructure;
+
+namespace Tollgate.Tests.Redis;
+
+/// <summary>Two Tollgate hosts, each with its own memory, sharing one database and one real Redis server.</summary>
+public sealed class TwoInstances : IAsyncDisposable
+{
+    private TwoInstances(RedisServer redis, TollgateApp a, TollgateApp b)
+    {
+        Redis = redis;
+        A = a;
+        B = b;
+    }
+
+    public RedisServer Redis { get; }
+
+    public TollgateApp A { get; }
+
+    public TollgateApp B { get; }
+
+    public static async Task<TwoInstances> StartAsync(string failureMode = "Open")
+    {
+        var redis = await RedisServer.StartAsync();
+        var settings = new Dictionary<string, string?>
+        {
+            ["Tollgate:Redis"] = redis.Configuration,
+            ["Tollgate:RedisFailureMode"] = failureMode,
+        };
+        var a = new TollgateApp(settings: settings);
+        _ = a.Server; // Migrates and seeds before the second instance starts.
+        var b = new TollgateApp(a.DatabasePath, settings: settings);
+        _ = b.Server;
+        return new TwoInstances(redis, a, b);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await A.DisposeAsync();
+        await B.DisposeAsync();
+        await Redis.DisposeAsync();
+    }
+}
