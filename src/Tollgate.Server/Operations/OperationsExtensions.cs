@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using OpenTelemetry.Metrics;
 using Tollgate.Data;
 
 namespace Tollgate.Operations;
@@ -21,6 +22,10 @@ public static class OperationsExtensions
         });
         services.AddHealthChecks().AddDbContextCheck<TollgateDbContext>("database", tags: [ReadyTag]);
         services.AddOpenApi();
+        services.AddSingleton<TollgateMetrics>();
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(TollgateMetrics.MeterName)
+            .AddPrometheusExporter());
         services.ConfigureHttpJsonOptions(o =>
             o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         return services;
@@ -41,12 +46,13 @@ public static class OperationsExtensions
         return app;
     }
 
-    /// <summary>Maps <c>/healthz</c> (the process runs), <c>/readyz</c> (its dependencies answer) and the OpenAPI document.</summary>
+    /// <summary>Maps <c>/healthz</c> (the process runs), <c>/readyz</c> (its dependencies answer), <c>/metrics</c> (Prometheus) and the OpenAPI document.</summary>
     public static IEndpointRouteBuilder MapOperations(this IEndpointRouteBuilder routes)
     {
         routes.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         routes.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag) });
         routes.MapOpenApi();
+        routes.MapPrometheusScrapingEndpoint("/metrics");
         return routes;
     }
 }

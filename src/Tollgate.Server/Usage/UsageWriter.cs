@@ -13,6 +13,7 @@ public sealed partial class UsageWriter(
     IUsageBatchStore store,
     LiveUsageTracker live,
     IOptions<UsageOptions> options,
+    Operations.TollgateMetrics metrics,
     ILogger<UsageWriter> logger) : BackgroundService
 {
     private long _written;
@@ -53,6 +54,7 @@ public sealed partial class UsageWriter(
 
             await WriteWithRetryAsync(batch);
             Interlocked.Add(ref _written, batch.Count);
+            metrics.Stored(batch);
             batch.Clear();
         }
     }

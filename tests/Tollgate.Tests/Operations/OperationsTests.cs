@@ -31,6 +31,33 @@ public sealed class OperationsTests(SharedApp shared) : IClassFixture<SharedApp>
     }
 
     [Fact]
+    public async Task Metrics_ArePrometheusText_WithTheStoredEventsByOutcome()
+    {
+        var tenant = await _app.CreateTenantAsync(1);
+        using (var client = _app.TenantClient(tenant.ApiKey))
+        {
+            await client.GetAsync("/api/v1/ping");
+            await client.GetAsync("/api/v1/ping");
+        }
+
+        using var plain = _app.CreateClient();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        string text;
+        do
+        {
+            await Task.Delay(100);
+            text = await plain.GetStringAsync("/metrics");
+        }
+        while (!text.Contains("outcome=\"QuotaExceeded\"", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
+
+        Assert.Contains("tollgate_usage_events_total{", text, StringComparison.Ordinal);
+        Assert.Contains("outcome=\"Admitted\"", text, StringComparison.Ordinal);
+        Assert.Contains("outcome=\"QuotaExceeded\"", text, StringComparison.Ordinal);
+        Assert.Contains("tollgate_usage_queue_length", text, StringComparison.Ordinal);
+        Assert.Contains("tollgate_limits_shared_degraded", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task UnknownRoute_Is404Problem()
     {
         using var client = _app.CreateClient();

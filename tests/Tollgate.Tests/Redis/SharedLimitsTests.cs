@@ -95,6 +95,7 @@ public sealed class SharedLimitsTests(Xunit.Abstractions.ITestOutputHelper outpu
             var ready = await plain.GetAsync("/readyz");
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
             Assert.Equal("Degraded", await ready.Content.ReadAsStringAsync());
+            Assert.Contains("tollgate_limits_shared_degraded 1", await plain.GetStringAsync("/metrics"), StringComparison.Ordinal);
         }
 
         await cluster.Redis.StartAgainAsync();
