@@ -87,10 +87,10 @@ public sealed class BrowserFixture : IAsyncLifetime
     }
 
     /// <summary>Creates a plan with the quota, a tenant on it and a key, through the admin API.</summary>
-    public async Task<TestTenant> CreateTenantAsync(long quota, string period = "Month")
+    public async Task<TestTenant> CreateTenantAsync(long quota, string period = "Month", string? name = null)
     {
         using var admin = await AdminClientAsync();
-        var name = "Browser " + Guid.NewGuid().ToString("N")[..8];
+        name ??= "Browser " + Guid.NewGuid().ToString("N")[..8];
         var plan = await ReadIdAsync(await admin.PostAsJsonAsync("/api/admin/plans", new { name = "plan " + name, quota = new { limit = quota, period } }));
         var tenant = await ReadIdAsync(await admin.PostAsJsonAsync("/api/admin/tenants", new { name, planId = plan.Id }));
         var keyResponse = await admin.PostAsJsonAsync($"/api/admin/tenants/{tenant.Id}/keys", new { name = "test" });

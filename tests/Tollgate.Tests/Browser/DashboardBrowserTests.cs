@@ -147,6 +147,117 @@ public sealed class DashboardBrowserTests(BrowserFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task Overview_ShowsWarningAndBlockedTenants_AndTheirTotals()
+    {
+        var warning = await fixture.CreateTenantAsync(quota: 100, name: "Cyberdyne Systems");
+        var blocked = await fixture.CreateTenantAsync(quota: 20, period: "Day", name: "Soylent Corp");
+        await SendAsync(warning.ApiKey, 85);
+        await SendAsync(blocked.ApiKey, 25);
+        await SendAsync(fixture.Demo["Wayne Ent"].ApiKey, 30);
+        await SendAsync(fixture.Demo["Acme Corp"].ApiKey, 12);
+        var page = await NewPageAsync();
+
+        await page.GotoAsync("/");
+
+        await Expect(TenantRow(page, "Cyberdyne Systems").Locator(".badge").First).ToHaveTextAsync("Warning");
+        await Expect(TenantRow(page, "Cyberdyne Systems").Locator(".bar.warning")).ToHaveAttributeAsync("aria-valuenow", "85");
+        await Expect(TenantRow(page, "Soylent Corp").Locator(".badge").First).ToHaveTextAsync("Blocked");
+        await Expect(TenantRow(page, "Soylent Corp").Locator(".bar")).ToHaveAttributeAsync("aria-valuenow", "100");
+        await Expect(page.Locator("#total-warning")).Not.ToHaveTextAsync("0");
+        await Expect(page.Locator("#total-blocked")).Not.ToHaveTextAsync("0");
+        // Wait for the last-minute counters (fed by the usage writer) so the picture shows traffic.
+        await Expect(TenantRow(page, "Wayne Ent").Locator("td").Nth(4)).Not.ToHaveTextAsync("0");
+        await Expect(TenantRow(page, "Soylent Corp").Locator("td").Nth(4)).ToHaveTextAsync("25");
+        await Expect(TenantRow(page, "Soylent Corp").Locator("td").Nth(6)).Not.ToHaveTextAsync("–");
+        // The picture in the README (docs/dashboard.png) is this one.
+        await Screenshot(page, "dashboard");
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
+    public async Task Overview_WhenTheStreamDrops_SaysReconnecting_AndComesBackLive()
+    {
+        var page = await NewPageAsync();
+        var calls = 0;
+        await page.RouteAsync("**/api/admin/stream", async route =>
+        {
+            switch (Interlocked.Increment(ref calls))
+            {
+                case 1:
+                    // A stream that ends after one snapshot, as when a server restarts.
+                    await route.FulfillAsync(new()
+                    {
+                        Status = 200,
+                        ContentType = "text/event-stream",
+                        Body = "event: snapshot\ndata: " + SnapshotJson(2) + "\n\n",
+                    });
+                    break;
+                case 2:
+                    await route.AbortAsync("connectionrefused");
+                    break;
+                default:
+                    await route.ContinueAsync();
+                    break;
+            }
+        });
+
+        await page.GotoAsync("/");
+        await Expect(TenantRow(page, "Tenant 00001")).ToBeVisibleAsync();
+        await Expect(page.Locator("#live")).ToHaveTextAsync("Reconnecting…");
+        await Expect(page.Locator("#live")).ToHaveAttributeAsync("data-state", "reconnecting");
+
+        await Expect(page.Locator("#live")).ToHaveTextAsync("Live", new() { Timeout = 15_000 });
+        await Expect(TenantRow(page, "Wayne Ent")).ToBeVisibleAsync();
+        await Expect(TenantRow(page, "Tenant 00001")).ToHaveCountAsync(0);
+        Assert.True(calls >= 3, $"The stream was opened {calls} times.");
+        // The refused connection is the one console error this test causes on purpose.
+        lock (_consoleErrors)
+        {
+            _consoleErrors.RemoveAll(e => e.Contains("ERR_CONNECTION_REFUSED", StringComparison.Ordinal) || e.Contains("ERR_FAILED", StringComparison.Ordinal));
+        }
+
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
+    public async Task Overview_WithAThousandTenants_RendersSortsAndFiltersQuickly()
+    {
+        var page = await NewPageAsync();
+        var snapshot = "event: snapshot\ndata: " + SnapshotJson(1_000) + "\n\n";
+        await page.RouteAsync("**/api/admin/stream", route => route.FulfillAsync(new()
+        {
+            Status = 200,
+            ContentType = "text/event-stream",
+            // One snapshot, then ask the browser to come back a minute later, so the table holds still.
+            Body = "retry: 60000\n" + snapshot,
+        }));
+
+        await page.GotoAsync("/");
+        await Expect(page.Locator("#rows tr")).ToHaveCountAsync(1_000);
+        await Expect(page.Locator("#total-tenants")).ToHaveTextAsync("1,000");
+
+        var sortMs = await page.EvaluateAsync<double>(
+            """
+            async () => {
+              const start = performance.now();
+              document.querySelector("th[data-key='rpm'] button").click();
+              await new Promise(requestAnimationFrame);
+              await new Promise(requestAnimationFrame);
+              return performance.now() - start;
+            }
+            """);
+        await Expect(page.Locator("#rows tr").First).ToContainTextAsync("Tenant 00999");
+        Assert.True(sortMs < 1_500, $"Sorting 1,000 rows took {sortMs:0} ms.");
+
+        await page.GetByLabel("Filter by name").FillAsync("Tenant 0042");
+        await Expect(page.Locator("#rows tr")).ToHaveCountAsync(10);
+        await page.GetByLabel("Status").SelectOptionAsync("Blocked");
+        await Expect(page.Locator("#rows tr")).ToHaveCountAsync(1);
+        await Expect(page.Locator("#rows tr .badge").First).ToHaveTextAsync("Blocked");
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
     public async Task TenantPage_NewKey_IsShownOnce_AndNotAfterReload()
     {
         var tenant = await fixture.CreateTenantAsync(quota: 1_000);
@@ -364,6 +475,35 @@ public sealed class DashboardBrowserTests(BrowserFixture fixture) : IClassFixtur
         // The one expected error: the browser reports the API's 404 for the tenant.
         _consoleErrors.RemoveAll(e => e.Contains("404", StringComparison.Ordinal));
         Assert.Equal(consoleBefore, _consoleErrors.Count);
+    }
+
+    /// <summary>
+    /// A dashboard snapshot of <paramref name="count"/> made-up tenants: busier and fuller as the number grows, every
+    /// tenth one at 85 % of its quota (Warning) and every hundredth one at 100 % (Blocked).
+    /// </summary>
+    private static string SnapshotJson(int count)
+    {
+        var tenants = Enumerable.Range(0, count).Select(i =>
+        {
+            var used = i % 100 == 20 ? 1_000 : i % 10 == 0 ? 850 : i % 700;
+            var status = used >= 1_000 ? "Blocked" : used >= 800 ? "Warning" : "Normal";
+            return new
+            {
+                id = 100_000 + i, name = $"Tenant {i:D5}", plan = i % 2 == 0 ? "Basic" : "Pro", used, limit = 1_000,
+                remaining = 1_000 - used, status, requestsLastMinute = i, p95LatencyMs = 1.5 + i % 7, errorRate = i % 13 / 100.0,
+                resetAt = "2030-01-01T00:00:00Z", tenantStatus = "Active",
+            };
+        });
+        return System.Text.Json.JsonSerializer.Serialize(new { generatedAt = DateTime.UtcNow, tenants });
+    }
+
+    private async Task SendAsync(string apiKey, int requests)
+    {
+        using var client = fixture.TenantClient(apiKey);
+        for (var i = 0; i < requests; i++)
+        {
+            await client.GetAsync(i % 3 == 0 ? "/api/v1/users" : "/api/v1/ping");
+        }
     }
 
     private static ILocator TenantRow(IPage page, string name) => page.Locator("#rows tr", new() { Has = page.GetByRole(AriaRole.Link, new() { Name = name, Exact = true }) });
