@@ -66,7 +66,7 @@ public sealed record StatusCodeUsageDto(int StatusCode, long Requests);
 public sealed record StatusCodeUsageListDto(long? TenantId, DateTime From, DateTime To, IReadOnlyList<StatusCodeUsageDto> StatusCodes);
 
 /// <summary>One metered request as the request log shows it.</summary>
-/// <param name="Id">Row id; the log is paged by it.</param>
+/// <param name="Id">Row id.</param>
 /// <param name="Timestamp">When the request arrived (UTC).</param>
 /// <param name="TenantId">The calling tenant.</param>
 /// <param name="ApiKeyId">The key used.</param>
@@ -85,8 +85,8 @@ public sealed record LogPageDto(IReadOnlyList<LogEntryDto> Items, string? NextCu
 
 /// <summary>
 /// The read side of usage: time series, per-endpoint and per-status breakdowns answered by grouping the per-minute
-/// roll-ups (never by counting <c>usage_logs</c>), and the raw request log, keyset-paged by id so that a deep page
-/// costs what the first one does.
+/// roll-ups (never by counting <c>usage_logs</c>), and the raw request log, keyset-paged (timestamp, then id) so
+/// that a deep page costs what the first one does.
 /// </summary>
 internal static class UsageApi
 {
@@ -224,19 +224,7 @@ internal static class UsageApi
         var errors = new Dictionary<string, string[]>();
         var filter = UsageFilter.Parse(tenantId, from, to, now: null, defaultSpan: null, errors);
         var take = ParseInt(limit, "limit", 1, csv ? MaxCsvLimit : MaxLogLimit, csv ? DefaultCsvLimit : DefaultLogLimit, errors);
-        long? before = null;
-        if (cursor is not null)
-        {
-            if (long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var c) && c > 0)
-            {
-                before = c;
-            }
-            else
-            {
-                errors["cursor"] = ["The cursor must be a nextCursor value from an earlier page."];
-            }
-        }
-
+        var after = LogCursor.Parse(cursor, errors);
         if (errors.Count > 0)
         {
             return AdminValidation.Problem(errors);
@@ -263,13 +251,29 @@ internal static class UsageApi
             query = query.Where(l => l.Timestamp < filter.To);
         }
 
-        if (before is { } b)
+        // Newest first, as (timestamp, id) descending: for one tenant that is the order of its
+        // (tenant_id, timestamp) index (SQLite keeps the row id as the index's last column), so a page is one index
+        // seek from the cursor and a deep page costs what the first one does. Across every tenant no index leads with
+        // the timestamp, so there the id (insertion order, the table's own order) decides.
+        if (scoped.TenantId is not null)
         {
-            query = query.Where(l => l.Id < b);
+            if (after is { } c)
+            {
+                query = query.Where(l => l.Timestamp <= c.Timestamp && (l.Timestamp < c.Timestamp || l.Id < c.Id));
+            }
+
+            query = query.OrderByDescending(l => l.Timestamp).ThenByDescending(l => l.Id);
+        }
+        else
+        {
+            if (after is { } c)
+            {
+                query = query.Where(l => l.Id < c.Id);
+            }
+
+            query = query.OrderByDescending(l => l.Id);
         }
 
-        // Newest first by id: ids grow with insertion, so "older than the cursor" is one index seek per page.
-        query = query.OrderByDescending(l => l.Id);
         if (csv)
         {
             var name = scoped.TenantId is { } t ? $"tollgate-logs-tenant-{t}.csv" : "tollgate-logs.csv";
@@ -278,7 +282,7 @@ internal static class UsageApi
 
         var rows = await query.Take(take + 1).ToListAsync(ct);
         var items = rows.Take(take).Select(ToDto).ToList();
-        var next = rows.Count > take ? items[^1].Id.ToString(CultureInfo.InvariantCulture) : null;
+        var next = rows.Count > take ? LogCursor.Of(rows[take - 1]) : null;
         return TypedResults.Ok(new LogPageDto(items, next));
     }
 
@@ -373,6 +377,34 @@ internal static class UsageApi
 
     private static IQueryable<RollupSums<TKey>> Aggregate<TKey>(IQueryable<IGrouping<TKey, UsageRollup>> groups) =>
         groups.Select(SumsOf<TKey>.Projection);
+
+    /// <summary>Where a page of the log ends: the last row's timestamp and id, as <c>ticks-id</c>.</summary>
+    private readonly record struct LogCursor(DateTime Timestamp, long Id)
+    {
+        public static string Of(UsageLog row) =>
+            row.Timestamp.Ticks.ToString(CultureInfo.InvariantCulture) + "-" + row.Id.ToString(CultureInfo.InvariantCulture);
+
+        public static LogCursor? Parse(string? value, Dictionary<string, string[]> errors)
+        {
+            if (value is null)
+            {
+                return null;
+            }
+
+            var dash = value.IndexOf('-', StringComparison.Ordinal);
+            if (dash > 0
+                && long.TryParse(value.AsSpan(0, dash), NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
+                && ticks <= DateTime.MaxValue.Ticks
+                && long.TryParse(value.AsSpan(dash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var id)
+                && id > 0)
+            {
+                return new LogCursor(new DateTime(ticks, DateTimeKind.Utc), id);
+            }
+
+            errors["cursor"] = ["The cursor must be a nextCursor value from an earlier page."];
+            return null;
+        }
+    }
 
     /// <summary>The tenant and time window a request asked for, checked.</summary>
     private sealed record UsageFilter(long? TenantId, DateTime From, DateTime To, bool HasFrom, bool HasTo)

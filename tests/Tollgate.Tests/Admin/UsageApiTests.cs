@@ -153,6 +153,9 @@ public sealed class UsageApiTests : IAsyncLifetime
     [InlineData("/api/admin/logs?limit=ten")]
     [InlineData("/api/admin/logs?cursor=abc")]
     [InlineData("/api/admin/logs?cursor=-5")]
+    [InlineData("/api/admin/logs?cursor=5-")]
+    [InlineData("/api/admin/logs?cursor=99999999999999999999-5")]
+    [InlineData("/api/admin/logs?cursor=638000000000000000-0")]
     [InlineData("/api/admin/logs?from=2026-03-10T12:00:00Z&to=2026-03-10T11:00:00Z")]
     public async Task Breakdowns_AndLogs_BadInput_Is400ProblemJson(string url)
     {
@@ -285,12 +288,34 @@ public sealed class UsageApiTests : IAsyncLifetime
 
         Assert.Equal(3, pages);
         Assert.Equal(7, seen.Count);
+        Assert.Equal(7, seen.Distinct().Count());
         Assert.Equal(seen.OrderByDescending(id => id), seen);
         var newest = (await GetJsonAsync($"/api/admin/logs?tenantId={_tenant.Id}&limit=1")).GetProperty("items")[0];
         Assert.Equal(206, newest.GetProperty("statusCode").GetInt32());
         Assert.Equal(1.006, newest.GetProperty("latencyMs").GetDouble());
         Assert.Equal("Admitted", newest.GetProperty("outcome").GetString());
         Assert.Equal("/api/v1/users", newest.GetProperty("endpoint").GetString());
+    }
+
+    [Fact]
+    public async Task Logs_OfATenant_AreNewestFirstByTime_EvenWhenStoredOutOfOrder()
+    {
+        // Stored later but older: a batch that arrived late, or simulated history.
+        await WriteAsync(Event(T0.AddMinutes(5), 201, 500), Event(T0.AddMinutes(5), 202, 500));
+        await WriteAsync(Event(T0.AddMinutes(1), 203, 500), Event(T0.AddMinutes(9), 204, 500));
+
+        var statuses = new List<int>();
+        string? cursor = null;
+        do
+        {
+            var page = await GetJsonAsync($"/api/admin/logs?tenantId={_tenant.Id}&limit=1" + (cursor is null ? "" : $"&cursor={cursor}"));
+            statuses.AddRange(page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("statusCode").GetInt32()));
+            cursor = page.GetProperty("nextCursor").GetString();
+        }
+        while (cursor is not null && statuses.Count < 10);
+
+        // Same timestamp: the later row (higher id) first.
+        Assert.Equal([204, 202, 201, 203], statuses);
     }
 
     [Fact]
