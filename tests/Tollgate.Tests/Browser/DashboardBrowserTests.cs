@@ -1,6 +1,9 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
+using Tollgate.Data;
 using Tollgate.Tests.Infrastructure;
 using static Microsoft.Playwright.Assertions;
 
@@ -459,6 +462,52 @@ public sealed class DashboardBrowserTests(BrowserFixture fixture) : IClassFixtur
                 Assert.True(scrollWidth <= viewport.Width, $"{path} is {scrollWidth} px wide on a {viewport.Width} px screen.");
                 await Screenshot(page, $"{name}-{size}");
             }
+        }
+
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
+    public async Task TenantAdmin_SeesOnlyTheirOwnTenant_AndNoSuperAdminControls()
+    {
+        var acme = fixture.Demo["Acme Corp"].Id;
+        var wayne = fixture.Demo["Wayne Ent"].Id;
+        const string password = "acme-admin-password";
+        await using (var scope = fixture.App.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+            var admin = new Tollgate.Data.Admin { Username = "acme-admin", PasswordHash = "", Role = AdminRole.TenantAdmin, TenantId = acme, CreatedAt = DateTime.UtcNow };
+            admin.PasswordHash = new PasswordHasher<Tollgate.Data.Admin>().HashPassword(admin, password);
+            db.Admins.Add(admin);
+            await db.SaveChangesAsync();
+        }
+
+        var page = await NewPageAsync(signedIn: false);
+        await page.GotoAsync("/login");
+        await page.GetByLabel("User name").FillAsync("acme-admin");
+        await page.GetByLabel("Password").FillAsync(password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Log in" }).ClickAsync();
+
+        await Expect(TenantRow(page, "Acme Corp")).ToBeVisibleAsync();
+        await Expect(page.Locator("#rows tr")).ToHaveCountAsync(1);
+        await Expect(page.Locator("#who-name")).ToHaveTextAsync("acme-admin · tenant admin");
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "Setup" })).ToBeHiddenAsync();
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Add tenant" })).ToBeHiddenAsync();
+
+        await page.GotoAsync($"/tenants/{acme}");
+        await Expect(page.Locator("#tenant-name")).ToHaveTextAsync("Acme Corp");
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Create key" })).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Change plan" })).ToBeHiddenAsync();
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Delete tenant" })).ToBeHiddenAsync();
+        AssertNoConsoleErrors();
+
+        await page.GotoAsync($"/tenants/{wayne}");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Tenant not found" })).ToBeVisibleAsync();
+        await Expect(page.Locator("body")).Not.ToContainTextAsync("bruce@wayne.com");
+        lock (_consoleErrors)
+        {
+            // The browser reports the API's 404 for the other tenant: that one is expected.
+            _consoleErrors.RemoveAll(e => e.Contains("404", StringComparison.Ordinal));
         }
 
         AssertNoConsoleErrors();
