@@ -383,6 +383,50 @@ public sealed class DashboardBrowserTests(BrowserFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task Overview_AddTenant_OpensTheNewTenantsPage()
+    {
+        var page = await NewPageAsync();
+        await page.GotoAsync("/");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add tenant" }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog);
+        await dialog.GetByLabel("Name").FillAsync("Massive Dynamic");
+        await dialog.GetByLabel("Plan").SelectOptionAsync(new SelectOptionValue { Label = "Basic (1,000 / month)" });
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Create tenant" }).ClickAsync();
+
+        await Expect(page).ToHaveURLAsync(new Regex("/tenants/\\d+$"));
+        await Expect(page.Locator("#tenant-name")).ToHaveTextAsync("Massive Dynamic");
+        await Expect(page.Locator("#plan-details dd").First).ToHaveTextAsync("Basic");
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
+    public async Task TenantPage_SuspendsReactivatesAndDeletesATenant()
+    {
+        var tenant = await fixture.CreateTenantAsync(quota: 100);
+        using var client = fixture.TenantClient(tenant.ApiKey);
+        var page = await NewPageAsync();
+        await page.GotoAsync($"/tenants/{tenant.Id}");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Suspend tenant" }).ClickAsync();
+        await page.GetByRole(AriaRole.Dialog).GetByRole(AriaRole.Button, new() { Name = "Suspend" }).ClickAsync();
+        await Expect(page.Locator("#tenant-status .badge")).ToHaveTextAsync("Suspended");
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.GetAsync("/api/v1/ping")).StatusCode);
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Reactivate tenant" }).ClickAsync();
+        await Expect(page.Locator("#tenant-status .badge")).ToHaveTextAsync("Active");
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/v1/ping")).StatusCode);
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Delete tenant" }).ClickAsync();
+        await page.GetByRole(AriaRole.Dialog).GetByRole(AriaRole.Button, new() { Name = "Delete tenant" }).ClickAsync();
+        await Expect(page).ToHaveURLAsync(fixture.BaseUrl + "/");
+        await Expect(TenantRow(page, "Wayne Ent")).ToBeVisibleAsync();
+        await Expect(TenantRow(page, tenant.Name)).ToHaveCountAsync(0);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/v1/ping")).StatusCode);
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
     public async Task PlansPage_CreatesAndEditsAPlan()
     {
         var name = "Team " + Guid.NewGuid().ToString("N")[..6];
