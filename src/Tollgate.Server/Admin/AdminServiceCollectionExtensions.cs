@@ -50,6 +50,7 @@ public static class AdminServiceCollectionExtensions
         PlansApi.Map(admin);
         TenantsApi.Map(admin);
         SetupApi.Map(admin);
+        UsageApi.Map(admin);
         return routes;
     }
 

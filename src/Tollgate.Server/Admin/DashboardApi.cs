@@ -26,8 +26,14 @@ internal static class DashboardApi
         TypedResults.Ok(await SnapshotAsync(AdminScope.From(http.User), tenants, limits, live, time, ct));
 
     private static ServerSentEventsResult<DashboardDto> Stream(
-        HttpContext http, TenantDirectory tenants, ILimitStore limits, ILiveUsageView live, TimeProvider time) =>
-        TypedResults.ServerSentEvents(Snapshots(AdminScope.From(http.User), tenants, limits, live, time, http.RequestAborted), "snapshot");
+        HttpContext http, TenantDirectory tenants, ILimitStore limits, ILiveUsageView live, TimeProvider time, IHostApplicationLifetime lifetime)
+    {
+        // The stream ends when the client goes or the server starts stopping, so an open dashboard never holds up
+        // a graceful stop.
+        var ended = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
+        http.Response.RegisterForDispose(ended);
+        return TypedResults.ServerSentEvents(Snapshots(AdminScope.From(http.User), tenants, limits, live, time, ended.Token), "snapshot");
+    }
 
     private static async IAsyncEnumerable<DashboardDto> Snapshots(
         AdminScope scope, TenantDirectory tenants, ILimitStore limits, ILiveUsageView live, TimeProvider time,

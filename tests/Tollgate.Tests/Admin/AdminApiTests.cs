@@ -50,7 +50,7 @@ public sealed class AdminApiTests(SharedApp shared) : IClassFixture<SharedApp>
         var page = await admin.GetAsync("/");
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("/api/dashboard-data", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("/js/overview.js", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Theory]
