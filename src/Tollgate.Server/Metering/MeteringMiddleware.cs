@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 using Tollgate.Data;
 using Tollgate.Keys;
 using Tollgate.Limits;
@@ -18,11 +19,14 @@ internal sealed partial class MeteringMiddleware(
     IApiKeyStore keys,
     ILimitStore limits,
     IUsageSink usage,
+    IOptions<UsageOptions> usageOptions,
     TimeProvider time,
     ILogger<MeteringMiddleware> logger)
 {
     /// <summary>The header tenants send their key in.</summary>
     public const string ApiKeyHeader = "X-API-KEY";
+
+    private readonly bool _synchronous = usageOptions.Value.Durability == UsageDurability.Synchronous;
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -77,6 +81,12 @@ internal sealed partial class MeteringMiddleware(
 
         var now = time.GetUtcNow().UtcDateTime;
         RateLimitHeaders.Write(context.Response.Headers, decision, now);
+        if (_synchronous)
+        {
+            await MeterSynchronouslyAsync(context, caller, decision, now, started);
+            return;
+        }
+
         var status = StatusCodes.Status500InternalServerError;
         try
         {
@@ -94,21 +104,57 @@ internal sealed partial class MeteringMiddleware(
         finally
         {
             // Recorded even when the endpoint throws (as the 500 it becomes) or the client went away.
-            var endpoint = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? context.Request.Path.Value ?? "";
-            var latency = (long)Stopwatch.GetElapsedTime(started).TotalMicroseconds;
-            await RecordAsync(new UsageEvent(
-                caller.Tenant.Id,
-                caller.KeyId,
-                now,
-                context.Request.Method,
-                endpoint,
-                status,
-                latency,
-                decision.Outcome,
-                decision.Quota.Period,
-                decision.Quota.PeriodStart));
+            await RecordAsync(Event(context, caller, decision, now, started, status));
         }
     }
+
+    /// <summary>
+    /// Synchronous durability: the answer is buffered and only sent once its usage event is committed, so a client
+    /// that saw an answer has its row even if the process dies the next instant.
+    /// </summary>
+    private async Task MeterSynchronouslyAsync(HttpContext context, ApiCaller caller, LimitDecision decision, DateTime now, long started)
+    {
+        var body = context.Response.Body;
+        using var buffer = new MemoryStream();
+        context.Response.Body = buffer;
+        var status = StatusCodes.Status500InternalServerError;
+        try
+        {
+            if (decision.Admitted)
+            {
+                await next(context);
+            }
+            else
+            {
+                await WriteRefusalAsync(context, decision, now);
+            }
+
+            status = context.Response.StatusCode;
+        }
+        finally
+        {
+            context.Response.Body = body;
+            var receipt = new UsageReceipt();
+            await RecordAsync(Event(context, caller, decision, now, started, status) with { Receipt = receipt });
+            await receipt.Stored;
+        }
+
+        buffer.Position = 0;
+        await buffer.CopyToAsync(body, context.RequestAborted);
+    }
+
+    private static UsageEvent Event(HttpContext context, ApiCaller caller, in LimitDecision decision, DateTime now, long started, int status) =>
+        new(
+            caller.Tenant.Id,
+            caller.KeyId,
+            now,
+            context.Request.Method,
+            (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? context.Request.Path.Value ?? "",
+            status,
+            (long)Stopwatch.GetElapsedTime(started).TotalMicroseconds,
+            decision.Outcome,
+            decision.Quota.Period,
+            decision.Quota.PeriodStart);
 
     private async ValueTask RecordAsync(UsageEvent usageEvent)
     {

@@ -33,6 +33,21 @@ public readonly record struct UsageEvent(
 
     /// <summary>Refused by a limit.</summary>
     public bool IsRejected => Outcome != LimitOutcome.Admitted;
+
+    /// <summary>Completed by the writer once the event is stored; only set in synchronous durability.</summary>
+    public UsageReceipt? Receipt { get; init; }
+}
+
+/// <summary>Lets a request wait until its usage event is committed (synchronous durability).</summary>
+public sealed class UsageReceipt
+{
+    private readonly TaskCompletionSource _stored = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when the event is in the database.</summary>
+    public Task Stored => _stored.Task;
+
+    /// <summary>Called by the writer after the commit.</summary>
+    public void Complete() => _stored.TrySetResult();
 }
 
 /// <summary>Where the request path hands usage events; the writer behind it stores them off the request path.</summary>

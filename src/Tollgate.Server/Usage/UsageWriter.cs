@@ -53,6 +53,11 @@ public sealed partial class UsageWriter(
             }
 
             await WriteWithRetryAsync(batch);
+            foreach (var e in batch.Events)
+            {
+                e.Receipt?.Complete();
+            }
+
             Interlocked.Add(ref _written, batch.Count);
             metrics.Stored(batch);
             batch.Clear();

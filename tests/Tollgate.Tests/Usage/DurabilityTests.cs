@@ -129,3 +129,49 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
         }
     }
 }
+
+public sealed class SynchronousDurabilityTests
+{
+    [Theory]
+    [InlineData("Synchronous", 1)]
+    [InlineData("Buffered", 0)]
+    public async Task Answer_InSynchronousMode_LeavesOnlyOnceItsRowIsStored(string durability, long rowsWhenAnswered)
+    {
+        // A slow database (each write waits 300 ms) separates "queued" from "stored".
+        await using var app = new TollgateApp(
+            settings: new Dictionary<string, string?> { ["Tollgate:Usage:Durability"] = durability },
+            configureServices: services => services.AddSingleton<IUsageBatchStore>(sp =>
+                new DelayedStore(ActivatorUtilities.CreateInstance<SqliteUsageBatchStore>(sp), TimeSpan.FromMilliseconds(300))));
+        var tenant = await app.CreateTenantAsync(10);
+        using var client = app.TenantClient(tenant.ApiKey);
+
+        var response = await client.GetAsync("/api/v1/ping");
+        var rows = await TestDatabase.ScalarAsync(app.DatabasePath, "SELECT COUNT(*) FROM usage_logs WHERE tenant_id = $t", ("$t", tenant.Id));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(tenant.Name, (await response.ReadJsonAsync()).GetProperty("tenant").GetString());
+        Assert.Equal("9", response.Headers.GetValues("X-RateLimit-Remaining").Single());
+        Assert.Equal(rowsWhenAnswered, rows);
+    }
+
+    [Fact]
+    public async Task Refusal_InSynchronousMode_IsStoredAndStillAProblem()
+    {
+        await using var app = new TollgateApp(settings: new Dictionary<string, string?> { ["Tollgate:Usage:Durability"] = "Synchronous" });
+        var tenant = await app.CreateTenantAsync(1);
+        using var client = app.TenantClient(tenant.ApiKey);
+        await client.GetAsync("/api/v1/ping");
+        await (await client.GetAsync("/api/v1/ping")).ProblemAsync(429);
+        Assert.Equal(1, await TestDatabase.ScalarAsync(app.DatabasePath,
+            "SELECT COUNT(*) FROM usage_logs WHERE tenant_id = $t AND outcome = 'QuotaExceeded'", ("$t", tenant.Id)));
+    }
+
+    private sealed class DelayedStore(IUsageBatchStore inner, TimeSpan delay) : IUsageBatchStore
+    {
+        public async Task WriteAsync(UsageBatch batch, CancellationToken cancellationToken)
+        {
+            await Task.Delay(delay, cancellationToken);
+            await inner.WriteAsync(batch, cancellationToken);
+        }
+    }
+}
