@@ -19,23 +19,39 @@ public sealed class TollgateApp : WebApplicationFactory<Program>
     public const string AdminPassword = "test-admin-password";
 
     private readonly Dictionary<string, string?> _settings;
+    private readonly Action<IServiceCollection>? _configureServices;
 
     /// <summary>An app on the SQLite file at <paramref name="databasePath"/>, or on a new database of the default provider.</summary>
-    public TollgateApp(string? databasePath = null, FakeTimeProvider? time = null, IDictionary<string, string?>? settings = null)
-        : this(databasePath is null ? AppDatabase.Create(AppDatabase.DefaultProvider) : AppDatabase.ForSqliteFile(databasePath), time, settings)
+    public TollgateApp(
+        string? databasePath = null,
+        FakeTimeProvider? time = null,
+        IDictionary<string, string?>? settings = null,
+        Action<IServiceCollection>? configureServices = null)
+        : this(
+            databasePath is null ? AppDatabase.Create(AppDatabase.DefaultProvider) : AppDatabase.ForSqliteFile(databasePath),
+            time, settings, configureServices)
     {
     }
 
     /// <summary>An app on a new, empty database of <paramref name="provider"/>.</summary>
-    public TollgateApp(DatabaseProvider provider, FakeTimeProvider? time = null, IDictionary<string, string?>? settings = null)
-        : this(AppDatabase.Create(provider), time, settings)
+    public TollgateApp(
+        DatabaseProvider provider,
+        FakeTimeProvider? time = null,
+        IDictionary<string, string?>? settings = null,
+        Action<IServiceCollection>? configureServices = null)
+        : this(AppDatabase.Create(provider), time, settings, configureServices)
     {
     }
 
     /// <summary>An app on an existing database, e.g. the one of an app that was stopped.</summary>
-    public TollgateApp(AppDatabase database, FakeTimeProvider? time = null, IDictionary<string, string?>? settings = null)
+    public TollgateApp(
+        AppDatabase database,
+        FakeTimeProvider? time = null,
+        IDictionary<string, string?>? settings = null,
+        Action<IServiceCollection>? configureServices = null)
     {
         ArgumentNullException.ThrowIfNull(database);
+        _configureServices = configureServices;
         Database = database;
         Time = time;
         _settings = new Dictionary<string, string?>
@@ -67,10 +83,15 @@ public sealed class TollgateApp : WebApplicationFactory<Program>
             builder.UseSetting(key, value);
         }
 
-        if (Time is not null)
+        builder.ConfigureTestServices(services =>
         {
-            builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
-        }
+            if (Time is not null)
+            {
+                services.AddSingleton<TimeProvider>(Time);
+            }
+
+            _configureServices?.Invoke(services);
+        });
     }
 
     /// <summary>A client with a super admin session.</summary>
