@@ -65,7 +65,8 @@ public static class DataServiceCollectionExtensions
         options
             .UseMySQL(connectionString)
             .UseSnakeCaseNamingConvention()
-            .ReplaceService<IHistoryRepository, MySqlHistoryRepository>();
+            .ReplaceService<IHistoryRepository, MySqlHistoryRepository>()
+            .AddInterceptors(MariaDbDeleteInterceptor.Instance);
 
     /// <summary>
     /// Fails on start with a message that names the setting when a server provider is chosen but the connection
