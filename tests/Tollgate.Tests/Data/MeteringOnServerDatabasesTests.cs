@@ -1,13 +1,16 @@
 using System.Net;
 using System.Net.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Tollgate.Data;
 using Tollgate.Tests.Infrastructure;
+using Tollgate.Usage;
 
 namespace Tollgate.Tests.Data;
 
 /// <summary>
 /// The metering guarantees of CONTRACT §3, end to end on PostgreSQL and MariaDB: an exact quota under concurrency,
-/// every request logged by the time the app has stopped, and a period's usage surviving a restart.
+/// every request logged by the time the app has stopped (even with a backlog at the stop), and a period's usage
+/// surviving a restart.
 /// </summary>
 public sealed class MeteringOnServerDatabasesTests
 {
@@ -86,5 +89,45 @@ public sealed class MeteringOnServerDatabasesTests
         Assert.Equal(11, await database.ScalarAsync("SELECT COUNT(*) FROM usage_logs WHERE tenant_id = @t", ("@t", tenant.Id)));
     }
 
+    [Theory]
+    [MemberData(nameof(DatabaseProviders.Servers), MemberType = typeof(DatabaseProviders))]
+    public async Task Stop_WithEventsStillQueued_StoresThemAllBeforeExiting(DatabaseProvider provider)
+    {
+        // Each batch waits 200 ms before the provider's own store writes it, so events are still queued at the stop.
+        var store = provider == DatabaseProvider.Postgres ? typeof(PostgresUsageBatchStore) : typeof(MySqlUsageBatchStore);
+        var app = new TollgateApp(provider, configureServices: services => services.AddSingleton<IUsageBatchStore>(
+            sp => new SlowStore((IUsageBatchStore)ActivatorUtilities.CreateInstance(sp, store))));
+        var tenant = await app.CreateTenantAsync(quota: 1_000_000);
+        int queued;
+        try
+        {
+            using var client = app.TenantClient(tenant.ApiKey);
+            await Parallel.ForAsync(0, 1500, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (_, ct) =>
+            {
+                using var response = await client.GetAsync("/api/v1/ping", ct);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            });
+            queued = app.Services.GetRequiredService<UsageQueue>().Count;
+        }
+        finally
+        {
+            await app.DisposeAsync();
+        }
+
+        Assert.True(queued > 0, "The test needs events still queued when the stop begins.");
+        Assert.Equal(1500, await app.Database.ScalarAsync(
+            "SELECT COUNT(*) FROM usage_logs WHERE tenant_id = @t AND outcome = 'Admitted'", ("@t", tenant.Id)));
+        Assert.Equal(1500, await app.Database.ScalarAsync("SELECT SUM(used) FROM quota_counters WHERE tenant_id = @t", ("@t", tenant.Id)));
+    }
+
     private sealed record UsageDto(long Used, long Limit, long Remaining);
+
+    private sealed class SlowStore(IUsageBatchStore inner) : IUsageBatchStore
+    {
+        public async Task WriteAsync(UsageBatch batch, CancellationToken cancellationToken)
+        {
+            await Task.Delay(200, cancellationToken);
+            await inner.WriteAsync(batch, cancellationToken);
+        }
+    }
 }
