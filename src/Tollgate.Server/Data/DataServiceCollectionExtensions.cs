@@ -1,5 +1,7 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Tollgate.Data;
 
@@ -11,7 +13,8 @@ public static class DataServiceCollectionExtensions
 
     /// <summary>
     /// Adds the <see cref="TollgateDbContext"/> for the configured provider, pooled because the tenant API opens
-    /// one per request, and the migrator that brings the schema up to date on start.
+    /// one per request, the provider's <see cref="Usage.IUsageBatchStore"/>, and the migrator that brings the schema
+    /// up to date on start.
     /// </summary>
     public static IServiceCollection AddTollgateData(this IServiceCollection services, IConfiguration configuration)
     {
@@ -27,16 +30,62 @@ public static class DataServiceCollectionExtensions
                     .UseSnakeCaseNamingConvention());
                 services.AddSingleton<Usage.IUsageBatchStore, Usage.SqliteUsageBatchStore>();
                 break;
+            case DatabaseProvider.Postgres:
+                RequireServerConnectionString(options.Provider, connectionString);
+                // One data source (connection pool) for EF Core and the usage writer, owned by the host: it is
+                // disposed, and its connections closed, when the host stops.
+                services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+                services.AddDbContextPool<TollgateDbContext, PostgresTollgateDbContext>((sp, o) => o
+                    .UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>())
+                    .UseSnakeCaseNamingConvention());
+                services.AddSingleton<Usage.IUsageBatchStore, Usage.PostgresUsageBatchStore>();
+                break;
+            case DatabaseProvider.MySql:
+                RequireServerConnectionString(options.Provider, connectionString);
+                services.AddDbContextPool<TollgateDbContext, MySqlTollgateDbContext>(o => o.UseTollgateMySql(connectionString));
+                services.AddSingleton<Usage.IUsageBatchStore, Usage.MySqlUsageBatchStore>();
+                break;
             default:
                 throw new OptionsValidationException(
                     DatabaseOptions.Section,
                     typeof(DatabaseOptions),
-                    [$"Tollgate:Database:Provider '{options.Provider}' is not available in this build yet; use Sqlite."]);
+                    [$"Tollgate:Database:Provider '{options.Provider}' is unknown; use Sqlite, Postgres or MySql."]);
         }
 
         services.AddSingleton(new DatabaseDescription(options.Provider, connectionString));
         services.AddHostedService<DatabaseMigrator>();
         return services;
+    }
+
+    /// <summary>
+    /// The MySQL options of both the running app and the design-time factory, so that <c>dotnet ef database update</c>
+    /// migrates exactly as the app does.
+    /// </summary>
+    internal static DbContextOptionsBuilder UseTollgateMySql(this DbContextOptionsBuilder options, string connectionString) =>
+        options
+            .UseMySQL(connectionString)
+            .UseSnakeCaseNamingConvention()
+            .ReplaceService<IHistoryRepository, MySqlHistoryRepository>()
+            .AddInterceptors(MariaDbDeleteInterceptor.Instance);
+
+    /// <summary>
+    /// Fails on start with a message that names the setting when a server provider is chosen but the connection
+    /// string is still the SQLite default: otherwise the driver's own parse error names neither.
+    /// </summary>
+    private static void RequireServerConnectionString(DatabaseProvider provider, string connectionString)
+    {
+        var builder = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        string[] serverKeys = ["host", "server", "database", "initial catalog", "user id", "username", "uid"];
+        if (!serverKeys.Any(builder.ContainsKey))
+        {
+            var example = provider == DatabaseProvider.Postgres
+                ? "Host=localhost;Database=tollgate;Username=tollgate;Password=…"
+                : "Server=localhost;Database=tollgate;User ID=tollgate;Password=…";
+            throw new OptionsValidationException(
+                "ConnectionStrings:Tollgate",
+                typeof(DatabaseOptions),
+                [$"Tollgate:Database:Provider is {provider} but ConnectionStrings:Tollgate is a SQLite connection string; set it, e.g. '{example}'."]);
+        }
     }
 }
 

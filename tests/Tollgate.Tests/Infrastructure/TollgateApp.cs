@@ -4,12 +4,15 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using Tollgate.Data;
 
 namespace Tollgate.Tests.Infrastructure;
 
 /// <summary>
-/// Tollgate hosted in-process on a real SQLite file of its own. Several apps may share one file to test restarts:
-/// pass the same <see cref="DatabasePath"/>.
+/// Tollgate hosted in-process on a real database of its own: a SQLite file by default (or the provider named by
+/// <c>TOLLGATE_TEST_DATABASE</c>), or a fresh database on a throw-away PostgreSQL or MariaDB server. Several apps may
+/// share one database to test restarts: pass the first app's <see cref="Database"/> (or, on SQLite, its
+/// <see cref="DatabasePath"/>).
 /// </summary>
 public sealed class TollgateApp : WebApplicationFactory<Program>
 {
@@ -18,19 +21,43 @@ public sealed class TollgateApp : WebApplicationFactory<Program>
     private readonly Dictionary<string, string?> _settings;
     private readonly Action<IServiceCollection>? _configureServices;
 
+    /// <summary>An app on the SQLite file at <paramref name="databasePath"/>, or on a new database of the default provider.</summary>
     public TollgateApp(
         string? databasePath = null,
         FakeTimeProvider? time = null,
         IDictionary<string, string?>? settings = null,
         Action<IServiceCollection>? configureServices = null)
+        : this(
+            databasePath is null ? AppDatabase.Create(AppDatabase.DefaultProvider) : AppDatabase.ForSqliteFile(databasePath),
+            time, settings, configureServices)
     {
+    }
+
+    /// <summary>An app on a new, empty database of <paramref name="provider"/>.</summary>
+    public TollgateApp(
+        DatabaseProvider provider,
+        FakeTimeProvider? time = null,
+        IDictionary<string, string?>? settings = null,
+        Action<IServiceCollection>? configureServices = null)
+        : this(AppDatabase.Create(provider), time, settings, configureServices)
+    {
+    }
+
+    /// <summary>An app on an existing database, e.g. the one of an app that was stopped.</summary>
+    public TollgateApp(
+        AppDatabase database,
+        FakeTimeProvider? time = null,
+        IDictionary<string, string?>? settings = null,
+        Action<IServiceCollection>? configureServices = null)
+    {
+        ArgumentNullException.ThrowIfNull(database);
         _configureServices = configureServices;
-        DatabasePath = databasePath ?? TestDatabase.NewSqlitePath();
+        Database = database;
         Time = time;
         _settings = new Dictionary<string, string?>
         {
-            ["ConnectionStrings:Tollgate"] = $"Data Source={DatabasePath}",
-            ["Tollgate:Database:Provider"] = "Sqlite",
+            ["ConnectionStrings:Tollgate"] = database.ConnectionString,
+            ["Tollgate:Database:Provider"] = database.Provider.ToString(),
             ["Tollgate:Admin:Password"] = AdminPassword,
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
@@ -39,7 +66,12 @@ public sealed class TollgateApp : WebApplicationFactory<Program>
         }
     }
 
-    public string DatabasePath { get; }
+    /// <summary>The app's database, for direct reads and for a second app on the same data.</summary>
+    public AppDatabase Database { get; }
+
+    /// <summary>The SQLite file of the app; an app on a server database has none (use <see cref="Database"/>).</summary>
+    public string DatabasePath => Database.SqlitePath
+        ?? throw new InvalidOperationException($"This app runs on {Database.Provider}, which has no file; use Database instead of DatabasePath.");
 
     public FakeTimeProvider? Time { get; }
 
@@ -99,6 +131,7 @@ public sealed class TollgateApp : WebApplicationFactory<Program>
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
+        Database.ReleaseConnections();
         GC.SuppressFinalize(this);
     }
 

@@ -1,0 +1,229 @@
+using System.Data;
+using System.Globalization;
+using System.Text;
+using MySql.Data.MySqlClient;
+using Tollgate.Data;
+
+namespace Tollgate.Usage;
+
+/// <summary>
+/// MySQL's and MariaDB's fast path: the raw rows go in as multi-row <c>INSERT</c>s of up to a thousand rows each, roll-ups
+/// and quota counters as multi-row <c>INSERT … ON DUPLICATE KEY UPDATE</c> that add to the stored values
+/// (<c>count = count + VALUES(count)</c>), all in one transaction. The row lock the update takes makes the sums exact
+/// with any number of writers.
+/// </summary>
+/// <remarks>
+/// <c>VALUES(col)</c> rather than MySQL 8's row alias (<c>AS new … new.col</c>): MariaDB has no row alias, and MySQL
+/// still accepts <c>VALUES()</c> (deprecated since 8.0.20, with a warning the driver ignores). <c>LOAD DATA LOCAL</c>
+/// would be faster still but is off by default on both servers, so it cannot be the path every install takes.
+/// </remarks>
+internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database, ILogger<MySqlUsageBatchStore> logger)
+    : IUsageBatchStore
+{
+    /// <summary>Attempts when InnoDB picks this transaction as a deadlock victim; the whole batch is redone.</summary>
+    private const int MaxAttempts = 5;
+
+    /// <summary>Rows per multi-row statement: about 60 KB of SQL, far below max_allowed_packet (16 MB by default).</summary>
+    private const int LogRowsPerStatement = 1000;
+
+    /// <summary>Roll-up rows per statement: 26 values a row.</summary>
+    private const int RollupRowsPerStatement = 500;
+
+    private const string LogColumns =
+        "INSERT INTO usage_logs (tenant_id, api_key_id, `timestamp`, method, endpoint, status_code, latency_micros, outcome) VALUES ";
+
+    private const string UpdateKey =
+        "UPDATE api_keys SET last_used_at = @ts WHERE id = @id AND (last_used_at IS NULL OR last_used_at < @ts)";
+
+    private static readonly (string Head, string Tail) RollupStatement = BuildRollupStatement();
+
+    public async Task WriteAsync(UsageBatch batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await WriteOnceAsync(batch, cancellationToken);
+                return;
+            }
+            catch (MySqlException ex) when (attempt < MaxAttempts &&
+                ex.Number is (int)MySqlErrorCode.LockDeadlock or (int)MySqlErrorCode.LockWaitTimeout)
+            {
+                // Rows are locked in one order (UsageBatchLockOrder), but InnoDB can still pick a victim when two
+                // instances insert new rows into the same index gap. Nothing was committed; redo it all.
+                LogRetry(logger, ex.Number, attempt);
+            }
+        }
+    }
+
+    private async Task WriteOnceAsync(UsageBatch batch, CancellationToken ct)
+    {
+        await using var connection = new MySqlConnection(database.ConnectionString);
+        await connection.OpenAsync(ct);
+        // READ COMMITTED takes no gap locks on the upserted indexes, which is most of what makes concurrent
+        // ON DUPLICATE KEY UPDATE deadlock under InnoDB's default REPEATABLE READ. The sums stay exact: the update
+        // always reads the latest committed row under its lock.
+        await using var tx = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
+
+        var events = batch.Events;
+        for (var offset = 0; offset < events.Count; offset += LogRowsPerStatement)
+        {
+            var rows = Math.Min(LogRowsPerStatement, events.Count - offset);
+            var values = new RowValues(LogColumns, rows * 96);
+            for (var i = 0; i < rows; i++)
+            {
+                var e = events[offset + i];
+                values.StartRow()
+                    .Number(e.TenantId).Number(e.ApiKeyId).Time(e.Timestamp).Text(e.Method).Text(e.Endpoint)
+                    .Number(e.StatusCode).Number(e.LatencyMicros).Text(EnumNames.Of(e.Outcome))
+                    .EndRow();
+            }
+
+            await ExecuteAsync(connection, tx, values, string.Empty, ct);
+        }
+
+        var rollups = UsageBatchLockOrder.Rollups(batch);
+        for (var offset = 0; offset < rollups.Length; offset += RollupRowsPerStatement)
+        {
+            var rows = Math.Min(RollupRowsPerStatement, rollups.Length - offset);
+            var values = new RowValues(RollupStatement.Head, rows * 160);
+            for (var i = 0; i < rows; i++)
+            {
+                var (key, sums) = rollups[offset + i];
+                values.StartRow()
+                    .Number(key.TenantId).Time(key.BucketStart).Text(key.Method).Text(key.Endpoint).Number(key.StatusCode)
+                    .Text(EnumNames.Of(key.Outcome)).Number(sums.Count).Number(sums.LatencySumMicros);
+                foreach (var bucket in sums.Histogram)
+                {
+                    values.Number(bucket);
+                }
+
+                values.EndRow();
+            }
+
+            await ExecuteAsync(connection, tx, values, RollupStatement.Tail, ct);
+        }
+
+        var quota = UsageBatchLockOrder.QuotaIncrements(batch);
+        if (quota.Length > 0)
+        {
+            var values = new RowValues("INSERT INTO quota_counters (tenant_id, period, period_start, used) VALUES ", quota.Length * 64);
+            foreach (var (key, used) in quota)
+            {
+                values.StartRow().Number(key.TenantId).Text(EnumNames.Of(key.Period)).Time(key.PeriodStart).Number(used).EndRow();
+            }
+
+            await ExecuteAsync(connection, tx, values, " ON DUPLICATE KEY UPDATE used = used + VALUES(used)", ct);
+        }
+
+        if (batch.KeysLastUsed.Count > 0)
+        {
+            await using var command = new MySqlCommand(UpdateKey, connection, tx);
+            var id = command.Parameters.Add("@id", MySqlDbType.Int64);
+            var ts = command.Parameters.Add("@ts", MySqlDbType.DateTime);
+            foreach (var (keyId, lastUsed) in UsageBatchLockOrder.KeysLastUsed(batch))
+            {
+                id.Value = keyId;
+                ts.Value = AsUtc(lastUsed);
+                await command.ExecuteNonQueryAsync(ct);
+            }
+        }
+
+        await tx.CommitAsync(ct);
+    }
+
+    private static async Task ExecuteAsync(MySqlConnection connection, MySqlTransaction tx, RowValues values, string tail, CancellationToken ct)
+    {
+        await using var command = new MySqlCommand(values.Sql(tail), connection, tx);
+        command.Parameters.AddRange(values.Parameters);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>UTC as the EF Core converter makes it (<see cref="TollgateDbContext"/>); the events' times are UTC already.</summary>
+    private static DateTime AsUtc(DateTime value) => value.Kind == DateTimeKind.Utc ? value : value.ToUniversalTime();
+
+    private static (string Head, string Tail) BuildRollupStatement()
+    {
+        var columns = new StringBuilder("tenant_id, bucket_start, method, endpoint, status_code, outcome, `count`, latency_sum_micros");
+        var updates = new StringBuilder(
+            " ON DUPLICATE KEY UPDATE `count` = `count` + VALUES(`count`), " +
+            "latency_sum_micros = latency_sum_micros + VALUES(latency_sum_micros)");
+        foreach (var column in LatencyHistogram.ColumnNames)
+        {
+            columns.Append(", ").Append(column);
+            updates.Append(", ").Append(column).Append(" = ").Append(column).Append(" + VALUES(").Append(column).Append(')');
+        }
+
+        return ($"INSERT INTO usage_rollups ({columns}) VALUES ", updates.ToString());
+    }
+
+    /// <summary>
+    /// The VALUES list of a multi-row statement. Numbers and times are written into the SQL as literals, formatted
+    /// here from <see cref="long"/> and <see cref="DateTime"/> values, so nothing a client sends can reach the SQL
+    /// text; text goes in as parameters, one per distinct string (a batch repeats a few endpoint names thousands of
+    /// times). With a parameter for every value MySql.Data managed about 15,000 events/s here, its parameter handling
+    /// taking most of the time.
+    /// </summary>
+    private sealed class RowValues(string head, int capacity)
+    {
+        private readonly StringBuilder _sql = new(head, head.Length + capacity);
+        private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
+        private readonly List<MySqlParameter> _parameters = [];
+        private bool _firstRow = true;
+        private bool _firstValue;
+
+        public MySqlParameter[] Parameters => [.. _parameters];
+
+        public RowValues StartRow()
+        {
+            _sql.Append(_firstRow ? "(" : ",(");
+            _firstRow = false;
+            _firstValue = true;
+            return this;
+        }
+
+        public RowValues Number(long value)
+        {
+            Separate().Append(value.ToString(CultureInfo.InvariantCulture));
+            return this;
+        }
+
+        public RowValues Time(DateTime value)
+        {
+            Separate().Append('\'').Append(AsUtc(value).ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture)).Append('\'');
+            return this;
+        }
+
+        public RowValues Text(string value)
+        {
+            if (!_names.TryGetValue(value, out var name))
+            {
+                name = "@s" + _names.Count.ToString(CultureInfo.InvariantCulture);
+                _names.Add(value, name);
+                _parameters.Add(new MySqlParameter(name, MySqlDbType.VarChar) { Value = value });
+            }
+
+            Separate().Append(name);
+            return this;
+        }
+
+        public void EndRow() => _sql.Append(')');
+
+        public string Sql(string tail) => _sql.Append(tail).ToString();
+
+        private StringBuilder Separate()
+        {
+            if (!_firstValue)
+            {
+                _sql.Append(',');
+            }
+
+            _firstValue = false;
+            return _sql;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Usage batch hit a transient MySQL error {Number} (attempt {Attempt}); writing it again")]
+    private static partial void LogRetry(ILogger logger, int number, int attempt);
+}

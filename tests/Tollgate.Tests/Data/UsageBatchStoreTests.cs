@@ -1,0 +1,223 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Tollgate.Data;
+using Tollgate.Limits;
+using Tollgate.Tests.Infrastructure;
+using Tollgate.Usage;
+
+namespace Tollgate.Tests.Data;
+
+/// <summary>Each provider's <see cref="IUsageBatchStore"/> against a real database.</summary>
+public sealed class UsageBatchStoreTests
+{
+    private static readonly DateTime Minute = new(2026, 11, 29, 10, 15, 0, DateTimeKind.Utc);
+
+    [Theory]
+    [MemberData(nameof(DatabaseProviders.All), MemberType = typeof(DatabaseProviders))]
+    public async Task WriteAsync_Batch_StoresRowsRollupsCountersAndLastUse(DatabaseProvider provider)
+    {
+        await using var app = new TollgateApp(provider);
+        var tenant = await app.CreateTenantAsync(quota: 1000);
+        var store = app.Services.GetRequiredService<IUsageBatchStore>();
+        var batch = new UsageBatch();
+        batch.Add(Event(tenant, Minute.AddSeconds(1), "GET", "/api/v1/users", 200, 40));
+        batch.Add(Event(tenant, Minute.AddSeconds(2), "GET", "/api/v1/users", 200, 900));
+        batch.Add(Event(tenant, Minute.AddSeconds(3.5), "GET", "/api/v1/users", 200, 30_000));
+        batch.Add(Event(tenant, Minute.AddSeconds(4), "GET", "/api/v1/users", 429, 20, LimitOutcome.QuotaExceeded));
+        batch.Add(Event(tenant, Minute.AddSeconds(61), "POST", "/api/v1/users", 201, 2_000));
+
+        await store.WriteAsync(batch, CancellationToken.None);
+
+        Assert.Equal(5, await Count(app, "usage_logs", tenant));
+        Assert.Equal(4, await app.Database.ScalarAsync(
+            "SELECT COUNT(*) FROM usage_logs WHERE tenant_id = @t AND outcome = 'Admitted'", ("@t", tenant.Id)));
+        await AssertRollupsAsync(app, tenant, times: 1);
+        Assert.Equal(4, await QuotaUsedAsync(app, tenant));
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+            var key = await db.ApiKeys.AsNoTracking().SingleAsync(k => k.Id == tenant.KeyId);
+            Assert.Equal(Minute.AddSeconds(61), key.LastUsedAt);
+        }
+
+        // The same batch again adds to every roll-up and counter instead of replacing them.
+        await store.WriteAsync(batch, CancellationToken.None);
+
+        Assert.Equal(10, await Count(app, "usage_logs", tenant));
+        await AssertRollupsAsync(app, tenant, times: 2);
+        Assert.Equal(8, await QuotaUsedAsync(app, tenant));
+    }
+
+    [Theory]
+    [MemberData(nameof(DatabaseProviders.All), MemberType = typeof(DatabaseProviders))]
+    public async Task WriteAsync_TwoWritersOnTheSameBuckets_AddUpEveryEvent(DatabaseProvider provider)
+    {
+        const int batches = 40;
+        const int eventsPerBatch = 250;
+        await using var app = new TollgateApp(provider);
+        var tenant = await app.CreateTenantAsync(quota: 1_000_000);
+        // Two stores as two Tollgate instances would have: each with its own connections.
+        var first = app.Services.GetRequiredService<IUsageBatchStore>();
+        var second = (IUsageBatchStore)ActivatorUtilities.CreateInstance(app.Services, first.GetType());
+        var expected = new Dictionary<(DateTime, string, int, LimitOutcome), (long Count, long Latency)>();
+        var writers = new[] { first, second }.Select((store, index) => Batches(tenant, index, batches, eventsPerBatch, expected)).ToArray();
+
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var running = new[] { first, second }.Select((store, index) => Task.Run(async () =>
+        {
+            await start.Task;
+            foreach (var batch in writers[index])
+            {
+                await store.WriteAsync(batch, CancellationToken.None);
+            }
+        })).ToArray();
+        start.SetResult();
+        await Task.WhenAll(running);
+        if (second is IAsyncDisposable disposable)
+        {
+            await disposable.DisposeAsync();
+        }
+
+        Assert.Equal(2 * batches * eventsPerBatch, await Count(app, "usage_logs", tenant));
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+        var rollups = await db.UsageRollups.AsNoTracking().Where(r => r.TenantId == tenant.Id).ToListAsync();
+        Assert.Equal(expected.Count, rollups.Count);
+        foreach (var row in rollups)
+        {
+            var want = expected[(row.BucketStart, row.Endpoint, row.StatusCode, row.Outcome)];
+            Assert.Equal(want, (row.Count, row.LatencySumMicros));
+        }
+
+        var histogram = string.Join(" + ", LatencyHistogram.ColumnNames.Select(c => $"SUM({c})"));
+        Assert.Equal(2 * batches * eventsPerBatch, await app.Database.ScalarAsync(
+            $"SELECT {histogram} FROM usage_rollups WHERE tenant_id = @t", ("@t", tenant.Id)));
+        var admitted = expected.Where(e => e.Key.Item4 == LimitOutcome.Admitted).Sum(e => e.Value.Count);
+        Assert.Equal(admitted, await QuotaUsedAsync(app, tenant));
+    }
+
+    [Theory]
+    [MemberData(nameof(DatabaseProviders.All), MemberType = typeof(DatabaseProviders))]
+    public async Task Times_WrittenByStoreAndByEfCore_ReadBackAsTheSameUtcInstant(DatabaseProvider provider)
+    {
+        // Microsecond precision: what PostgreSQL and MySQL keep (SQLite keeps .NET's 100 ns ticks).
+        var at = new DateTime(2026, 3, 29, 1, 59, 59, DateTimeKind.Utc).AddTicks(1_234_560);
+        await using var app = new TollgateApp(provider);
+        var tenant = await app.CreateTenantAsync(quota: 1000);
+        var batch = new UsageBatch();
+        batch.Add(Event(tenant, at, "GET", "/api/v1/ping", 200, 10));
+        await app.Services.GetRequiredService<IUsageBatchStore>().WriteAsync(batch, CancellationToken.None);
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+            db.AuditLog.Add(new AuditEntry { Timestamp = at, Actor = "test", Action = "time.check", Target = "none" });
+            await db.SaveChangesAsync();
+        }
+
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+            var logged = await db.UsageLogs.AsNoTracking().SingleAsync(l => l.TenantId == tenant.Id);
+            var audited = await db.AuditLog.AsNoTracking().SingleAsync(a => a.Action == "time.check");
+            var key = await db.ApiKeys.AsNoTracking().SingleAsync(k => k.Id == tenant.KeyId);
+            var counter = await db.QuotaCounters.AsNoTracking().SingleAsync(c => c.TenantId == tenant.Id);
+            var rollup = await db.UsageRollups.AsNoTracking().SingleAsync(r => r.TenantId == tenant.Id);
+
+            Assert.All([logged.Timestamp, audited.Timestamp, key.LastUsedAt!.Value], t =>
+            {
+                Assert.Equal(at, t);
+                Assert.Equal(DateTimeKind.Utc, t.Kind);
+            });
+            Assert.Equal(new DateTime(2026, 3, 1, 0, 0, 0, DateTimeKind.Utc), counter.PeriodStart);
+            Assert.Equal(new DateTime(2026, 3, 29, 1, 59, 0, DateTimeKind.Utc), rollup.BucketStart);
+            // Comparisons happen in UTC on the server too.
+            Assert.Equal(1, await db.UsageLogs.CountAsync(l => l.TenantId == tenant.Id && l.Timestamp >= at));
+            Assert.Equal(0, await db.UsageLogs.CountAsync(l => l.TenantId == tenant.Id && l.Timestamp > at));
+        }
+
+        Assert.Equal(1, await app.Database.ScalarAsync(
+            "SELECT COUNT(*) FROM usage_logs WHERE tenant_id = @t AND timestamp = @at", ("@t", tenant.Id), ("@at", at)));
+    }
+
+    private static UsageEvent Event(
+        TestTenant tenant, DateTime at, string method, string endpoint, int status, long latencyMicros,
+        LimitOutcome outcome = LimitOutcome.Admitted) =>
+        new(tenant.Id, tenant.KeyId, at, method, endpoint, status, latencyMicros, outcome, QuotaPeriod.Month,
+            QuotaPeriods.StartOf(QuotaPeriod.Month, at));
+
+    /// <summary>
+    /// Batches over two minutes and a few endpoints, so both writers hit the same roll-up rows in every batch, each in
+    /// its own random order; adds what they carry to <paramref name="expected"/>.
+    /// </summary>
+    private static List<UsageBatch> Batches(
+        TestTenant tenant, int seed, int batches, int eventsPerBatch,
+        Dictionary<(DateTime, string, int, LimitOutcome), (long Count, long Latency)> expected)
+    {
+#pragma warning disable CA5394 // Test data, not security.
+        var random = new Random(seed);
+        string[] endpoints = ["/api/v1/users", "/api/v1/users/{id}", "/api/v1/ping"];
+        var result = new List<UsageBatch>();
+        for (var b = 0; b < batches; b++)
+        {
+            var batch = new UsageBatch(eventsPerBatch);
+            for (var i = 0; i < eventsPerBatch; i++)
+            {
+                var at = Minute.AddMilliseconds(random.Next(120_000));
+                var endpoint = endpoints[random.Next(endpoints.Length)];
+                var (status, outcome) = random.Next(10) switch
+                {
+                    0 => (429, LimitOutcome.QuotaExceeded),
+                    1 => (404, LimitOutcome.Admitted),
+                    _ => (200, LimitOutcome.Admitted),
+                };
+                var latency = (long)random.Next(20, 2_000_000);
+                batch.Add(Event(tenant, at, "GET", endpoint, status, latency, outcome));
+                lock (expected)
+                {
+                    var key = (new DateTime(at.Ticks - at.Ticks % TimeSpan.TicksPerMinute, DateTimeKind.Utc), endpoint, status, outcome);
+                    var (count, sum) = expected.GetValueOrDefault(key);
+                    expected[key] = (count + 1, sum + latency);
+                }
+            }
+
+            result.Add(batch);
+        }
+
+        return result;
+#pragma warning restore CA5394
+    }
+
+    private static async Task AssertRollupsAsync(TollgateApp app, TestTenant tenant, long times)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+        var rows = await db.UsageRollups.AsNoTracking()
+            .Where(r => r.TenantId == tenant.Id)
+            .OrderBy(r => r.BucketStart).ThenBy(r => r.StatusCode)
+            .ToListAsync();
+        Assert.Collection(rows,
+            r => Assert.Equal((Minute, "GET", 200, LimitOutcome.Admitted, 3 * times, 30_940 * times),
+                (r.BucketStart, r.Method, r.StatusCode, r.Outcome, r.Count, r.LatencySumMicros)),
+            r => Assert.Equal((Minute, "GET", 429, LimitOutcome.QuotaExceeded, 1 * times, 20 * times),
+                (r.BucketStart, r.Method, r.StatusCode, r.Outcome, r.Count, r.LatencySumMicros)),
+            r => Assert.Equal((Minute.AddMinutes(1), "POST", 201, LimitOutcome.Admitted, 1 * times, 2_000 * times),
+                (r.BucketStart, r.Method, r.StatusCode, r.Outcome, r.Count, r.LatencySumMicros)));
+
+        // 40 µs, 20 µs → le_50us; 900 µs → le_1ms; 2 ms → le_2_5ms; 30 ms → le_50ms.
+        Assert.Equal(2 * times, await HistogramAsync(app, tenant, "le_50us"));
+        Assert.Equal(1 * times, await HistogramAsync(app, tenant, "le_1ms"));
+        Assert.Equal(1 * times, await HistogramAsync(app, tenant, "le_2_5ms"));
+        Assert.Equal(1 * times, await HistogramAsync(app, tenant, "le_50ms"));
+        Assert.Equal(5 * times, await HistogramAsync(app, tenant, string.Join(") + SUM(", LatencyHistogram.ColumnNames)));
+    }
+
+    private static Task<long> HistogramAsync(TollgateApp app, TestTenant tenant, string columns) =>
+        app.Database.ScalarAsync($"SELECT SUM({columns}) FROM usage_rollups WHERE tenant_id = @t", ("@t", tenant.Id));
+
+    private static Task<long> QuotaUsedAsync(TollgateApp app, TestTenant tenant) =>
+        app.Database.ScalarAsync(
+            "SELECT SUM(used) FROM quota_counters WHERE tenant_id = @t AND period = 'Month'", ("@t", tenant.Id));
+
+    private static Task<long> Count(TollgateApp app, string table, TestTenant tenant) =>
+        app.Database.ScalarAsync($"SELECT COUNT(*) FROM {table} WHERE tenant_id = @t", ("@t", tenant.Id));
+}
