@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the suites need: real servers and tools, never mocks.
-PACKAGES=(redis-server chromium)
+PACKAGES=(redis-server chromium postgresql mariadb-server)
 
 missing=()
 for package in "${PACKAGES[@]}"; do
@@ -15,8 +15,17 @@ done
 if ((${#missing[@]})); then
   echo "Installing ${missing[*]} ..."
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  # The servers' packages would start system services on the default ports; the tests start their own, so
+  # keep apt from starting any (policy-rc.d answering 101 = "not allowed"), and leave nothing running.
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod +x "$policy"
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -z "$policy" ] || $SUDO rm -f "$policy"
 fi
 
 command -v dotnet >/dev/null || { echo "The .NET 10 SDK is needed: https://dotnet.microsoft.com/download" >&2; exit 1; }
@@ -24,7 +33,15 @@ command -v dotnet >/dev/null || { echo "The .NET 10 SDK is needed: https://dotne
 results="$(pwd)/TestResults"
 rm -rf "$results"
 status=0
-dotnet test Tollgate.slnx --logger "trx" --results-directory "$results" "$@" || status=$?
+# Everything once on the embedded default (SQLite)...
+dotnet test Tollgate.slnx --logger "trx;LogFileName=sqlite.trx" --results-directory "$results" "$@" || status=$?
+# ...then the suites that touch a database again on PostgreSQL and on MariaDB: same tests, real servers
+# (TOLLGATE_TEST_DATABASE picks the provider of every test app that does not name one).
+server_suites="FullyQualifiedName~Tollgate.Tests.TenantApi|FullyQualifiedName~Tollgate.Tests.Metering|FullyQualifiedName~Tollgate.Tests.Admin|FullyQualifiedName~Tollgate.Tests.Usage.DurabilityTests|FullyQualifiedName~Tollgate.Tests.Usage.SynchronousDurabilityTests|FullyQualifiedName~Tollgate.Tests.Keys.KeyCacheTests|FullyQualifiedName~Tollgate.Tests.Redis|FullyQualifiedName~Tollgate.Tests.Operations"
+for provider in Postgres MySql; do
+  TOLLGATE_TEST_DATABASE=$provider dotnet test tests/Tollgate.Tests --no-build --filter "$server_suites" \
+    --logger "trx;LogFileName=$provider.trx" --results-directory "$results" || status=$?
+done
 
 # One line from the TRX results (dotnet test's own summary is per project and worded its own way).
 passed=0; failed=0; total=0; executed=0

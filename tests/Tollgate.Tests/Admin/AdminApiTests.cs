@@ -195,7 +195,7 @@ public sealed class AdminApiTests(SharedApp shared) : IClassFixture<SharedApp>
         }
 
         // Only the hash is stored.
-        var stored = await TestDatabase.ScalarAsync(_app.DatabasePath, "SELECT COUNT(*) FROM api_keys WHERE hash = $h", ("$h", Tollgate.Keys.ApiKeyFormat.HashToBytes(whole)));
+        var stored = await _app.Database.ScalarAsync("SELECT COUNT(*) FROM api_keys WHERE hash = @h", ("@h", Tollgate.Keys.ApiKeyFormat.HashToBytes(whole)));
         Assert.Equal(1, stored);
         using var client = _app.TenantClient(whole);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/v1/ping")).StatusCode);

@@ -17,15 +17,14 @@ public sealed class SetupTests
         Assert.Equal(["Acme Corp", "Wayne Ent"], tenants.Select(t => t.GetProperty("name").GetString()));
 
         // Simulated history is stored like real traffic: raw rows, roll-ups and (this period's) quota counters.
-        var logs = await TestDatabase.ScalarAsync(app.DatabasePath, "SELECT COUNT(*) FROM usage_logs");
+        var logs = await app.Database.ScalarAsync("SELECT COUNT(*) FROM usage_logs");
         Assert.True(logs > 1000, $"{logs} rows of history");
-        Assert.Equal(logs, await TestDatabase.ScalarAsync(app.DatabasePath, "SELECT SUM(count) FROM usage_rollups"));
+        Assert.Equal(logs, await app.Database.ScalarAsync("SELECT SUM(count) FROM usage_rollups"));
         var dashboard = await (await admin.GetAsync("/api/dashboard-data")).ReadJsonAsync();
         var wayne = dashboard.GetProperty("tenants").EnumerateArray().Single(t => t.GetProperty("name").GetString() == "Wayne Ent");
-        var counted = await TestDatabase.ScalarAsync(app.DatabasePath,
-            "SELECT COALESCE(SUM(used), 0) FROM quota_counters WHERE tenant_id = $t AND period = 'Month' AND period_start = $s",
-            ("$t", wayne.GetProperty("id").GetInt64()),
-            ("$s", new DateTime(DateTime.UtcNow.Year, DateTime.UtcNow.Month, 1, 0, 0, 0, DateTimeKind.Utc)));
+        var counted = await app.Database.ScalarAsync("SELECT COALESCE(SUM(used), 0) FROM quota_counters WHERE tenant_id = @t AND period = 'Month' AND period_start = @s",
+            ("@t", wayne.GetProperty("id").GetInt64()),
+            ("@s", new DateTime(DateTime.UtcNow.Year, DateTime.UtcNow.Month, 1, 0, 0, 0, DateTimeKind.Utc)));
         Assert.Equal(counted, wayne.GetProperty("used").GetInt64());
 
         var second = await (await admin.PostAsJsonAsync("/api/admin/setup", new { reset = false, historyDays = 3 })).ReadJsonAsync();
@@ -33,8 +32,8 @@ public sealed class SetupTests
             tenants.Select(t => t.GetProperty("id").GetInt64()),
             second.GetProperty("tenants").EnumerateArray().Select(t => t.GetProperty("id").GetInt64()));
         Assert.NotEqual(tenants[0].GetProperty("apiKey").GetString(), second.GetProperty("tenants")[0].GetProperty("apiKey").GetString());
-        Assert.Equal(logs, await TestDatabase.ScalarAsync(app.DatabasePath, "SELECT COUNT(*) FROM usage_logs"));
-        Assert.Equal(2, await TestDatabase.ScalarAsync(app.DatabasePath, "SELECT COUNT(*) FROM tenants"));
+        Assert.Equal(logs, await app.Database.ScalarAsync("SELECT COUNT(*) FROM usage_logs"));
+        Assert.Equal(2, await app.Database.ScalarAsync("SELECT COUNT(*) FROM tenants"));
 
         foreach (var tenant in tenants)
         {
@@ -68,7 +67,7 @@ public sealed class SetupTests
         await using var app = new TollgateApp();
         using var admin = await app.AdminClientAsync();
         await (await admin.PostAsync("/api/admin/setup", Json.Raw(body))).ProblemAsync(400);
-        Assert.Equal(0, await TestDatabase.ScalarAsync(app.DatabasePath, "SELECT COUNT(*) FROM tenants"));
+        Assert.Equal(0, await app.Database.ScalarAsync("SELECT COUNT(*) FROM tenants"));
     }
 
     [Fact]
@@ -78,7 +77,7 @@ public sealed class SetupTests
         using var admin = await app.AdminClientAsync();
         var tenants = await (await admin.GetAsync("/api/admin/tenants")).ReadJsonAsync();
         Assert.Equal(["Acme Corp", "Wayne Ent"], tenants.EnumerateArray().Select(t => t.GetProperty("name").GetString()));
-        Assert.True(await TestDatabase.ScalarAsync(app.DatabasePath, "SELECT COUNT(*) FROM usage_rollups") > 0);
+        Assert.True(await app.Database.ScalarAsync("SELECT COUNT(*) FROM usage_rollups") > 0);
     }
 
     [Fact]
@@ -88,7 +87,7 @@ public sealed class SetupTests
         using var client = app.CreateClient();
         await (await client.PostAsJsonAsync("/api/auth/login", new { username = "admin", password = "" })).ProblemAsync(400);
         await (await client.PostAsJsonAsync("/api/auth/login", new { username = "admin", password = TollgateApp.AdminPassword })).ProblemAsync(401);
-        var hash = await TestDatabase.ScalarAsync(app.DatabasePath, "SELECT COUNT(*) FROM admins WHERE username = 'admin' AND length(password_hash) > 40");
+        var hash = await app.Database.ScalarAsync("SELECT COUNT(*) FROM admins WHERE username = 'admin' AND length(password_hash) > 40");
         Assert.Equal(1, hash);
     }
 }

@@ -51,6 +51,15 @@ public sealed class AppDatabase
     public static AppDatabase ForSqliteFile(string path) =>
         new(DatabaseProvider.Sqlite, $"Data Source={path}", path);
 
+    /// <summary>The real usage batch store of <see cref="DefaultProvider"/>, for tests that wrap it (a slow database).</summary>
+    public static Tollgate.Usage.IUsageBatchStore DefaultBatchStore(IServiceProvider services) =>
+        (Tollgate.Usage.IUsageBatchStore)Microsoft.Extensions.DependencyInjection.ActivatorUtilities.CreateInstance(services, DefaultProvider switch
+        {
+            DatabaseProvider.Postgres => typeof(Tollgate.Usage.PostgresUsageBatchStore),
+            DatabaseProvider.MySql => typeof(Tollgate.Usage.MySqlUsageBatchStore),
+            _ => typeof(Tollgate.Usage.SqliteUsageBatchStore),
+        });
+
     /// <summary>An open connection that bypasses the driver's pool, so the tests never hold the app's connections.</summary>
     public async Task<DbConnection> OpenAsync()
     {

@@ -70,7 +70,7 @@ public sealed class SharedLimitsTests(Xunit.Abstractions.ITestOutputHelper outpu
         await using var cluster = await TwoInstances.StartAsync();
         var tenant = await cluster.A.CreateTenantAsync(50);
         Assert.Equal(30, await SendAsync(cluster, tenant, 30));
-        await WaitForStoredAsync(cluster.A.DatabasePath, tenant.Id, 30);
+        await WaitForStoredAsync(cluster.A.Database, tenant.Id, 30);
 
         Assert.Equal("OK", await cluster.Redis.CliAsync("FLUSHALL"));
         using var onB = cluster.B.TenantClient(tenant.ApiKey);
@@ -111,7 +111,7 @@ public sealed class SharedLimitsTests(Xunit.Abstractions.ITestOutputHelper outpu
         var fresh = await cluster.A.CreateTenantAsync(100);
         Assert.Equal(100, await SendAsync(cluster, fresh, 300));
         // The tenant used during the outage has everything stored: its count is rebuilt from the database.
-        await WaitForStoredAsync(cluster.A.DatabasePath, tenant.Id, 400);
+        await WaitForStoredAsync(cluster.A.Database, tenant.Id, 400);
         using var onA = cluster.A.TenantClient(tenant.ApiKey);
         var usage = await (await onA.GetAsync("/api/v1/usage")).ReadJsonAsync();
         Assert.Equal(400, usage.GetProperty("used").GetInt64());
@@ -209,13 +209,13 @@ public sealed class SharedLimitsTests(Xunit.Abstractions.ITestOutputHelper outpu
         return admitted;
     }
 
-    private static async Task WaitForStoredAsync(string databasePath, long tenantId, long expected)
+    private static async Task WaitForStoredAsync(AppDatabase databasePath, long tenantId, long expected)
     {
         var deadline = DateTime.UtcNow.AddSeconds(15);
         long stored;
         do
         {
-            stored = await TestDatabase.ScalarAsync(databasePath, "SELECT COALESCE(SUM(used), 0) FROM quota_counters WHERE tenant_id = $t", ("$t", tenantId));
+            stored = await databasePath.ScalarAsync("SELECT COALESCE(SUM(used), 0) FROM quota_counters WHERE tenant_id = @t", ("@t", tenantId));
             if (stored == expected)
             {
                 return;

@@ -28,7 +28,7 @@ public sealed class TwoInstances : IAsyncDisposable
         };
         var a = new TollgateApp(settings: settings);
         _ = a.Server; // Migrates and seeds before the second instance starts.
-        var b = new TollgateApp(a.DatabasePath, settings: settings);
+        var b = new TollgateApp(a.Database, settings: settings);
         _ = b.Server;
         return new TwoInstances(redis, a, b);
     }

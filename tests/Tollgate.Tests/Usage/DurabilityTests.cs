@@ -30,14 +30,12 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
             client.Dispose();
         }
 
-        var path = app.DatabasePath;
+        var path = app.Database;
         await app.DisposeAsync();
         Assert.Equal(1000, await Rows(path, tenant.Id, "Admitted"));
         Assert.Equal(2000, await Rows(path, tenant.Id, "QuotaExceeded"));
-        Assert.Equal(1000, await TestDatabase.ScalarAsync(path,
-            "SELECT SUM(used) FROM quota_counters WHERE tenant_id = $t", ("$t", tenant.Id)));
-        Assert.Equal(3000, await TestDatabase.ScalarAsync(path,
-            "SELECT SUM(count) FROM usage_rollups WHERE tenant_id = $t", ("$t", tenant.Id)));
+        Assert.Equal(1000, await path.ScalarAsync("SELECT SUM(used) FROM quota_counters WHERE tenant_id = @t", ("@t", tenant.Id)));
+        Assert.Equal(3000, await path.ScalarAsync("SELECT SUM(count) FROM usage_rollups WHERE tenant_id = @t", ("@t", tenant.Id)));
     }
 
     [Fact]
@@ -55,7 +53,7 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
 
         await first.DisposeAsync();
 
-        await using var second = new TollgateApp(first.DatabasePath);
+        await using var second = new TollgateApp(first.Database);
         using var again = second.TenantClient(tenant.ApiKey);
         var usage = await (await again.GetAsync("/api/v1/usage")).ReadJsonAsync();
         Assert.Equal(50, usage.GetProperty("used").GetInt64());
@@ -77,7 +75,7 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
         }
 
         await first.DisposeAsync();
-        await using var second = new TollgateApp(first.DatabasePath);
+        await using var second = new TollgateApp(first.Database);
         using var again = second.TenantClient(tenant.ApiKey);
         var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < 5; i++)
@@ -93,7 +91,7 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         // The database is made slow (each batch waits 200 ms) so that events are still queued when the stop begins.
         var app = new TollgateApp(configureServices: services =>
-            services.AddSingleton<IUsageBatchStore>(sp => new SlowStore(ActivatorUtilities.CreateInstance<SqliteUsageBatchStore>(sp))));
+            services.AddSingleton<IUsageBatchStore>(sp => new SlowStore(AppDatabase.DefaultBatchStore(sp))));
         var tenant = await app.CreateTenantAsync(1_000_000);
         var ok = 0;
         var clients = Enumerable.Range(0, 16).Select(_ => app.TenantClient(tenant.ApiKey)).ToArray();
@@ -108,7 +106,7 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
 
         var queued = app.Services.GetRequiredService<UsageQueue>().Count;
         Assert.True(queued > 0, "The test needs events still queued at the stop.");
-        var path = app.DatabasePath;
+        var path = app.Database;
         var stopping = System.Diagnostics.Stopwatch.StartNew();
         await app.DisposeAsync();
         output.WriteLine($"{ok} admitted; {queued} events queued when the stop began; stop took {stopping.ElapsedMilliseconds} ms");
@@ -117,8 +115,8 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(2000, await Rows(path, tenant.Id, "Admitted"));
     }
 
-    private static Task<long> Rows(string path, long tenantId, string outcome) =>
-        TestDatabase.ScalarAsync(path, "SELECT COUNT(*) FROM usage_logs WHERE tenant_id = $t AND outcome = $o", ("$t", tenantId), ("$o", outcome));
+    private static Task<long> Rows(AppDatabase path, long tenantId, string outcome) =>
+        path.ScalarAsync("SELECT COUNT(*) FROM usage_logs WHERE tenant_id = @t AND outcome = @o", ("@t", tenantId), ("@o", outcome));
 
     private sealed class SlowStore(IUsageBatchStore inner) : IUsageBatchStore
     {
@@ -141,12 +139,12 @@ public sealed class SynchronousDurabilityTests
         await using var app = new TollgateApp(
             settings: new Dictionary<string, string?> { ["Tollgate:Usage:Durability"] = durability },
             configureServices: services => services.AddSingleton<IUsageBatchStore>(sp =>
-                new DelayedStore(ActivatorUtilities.CreateInstance<SqliteUsageBatchStore>(sp), TimeSpan.FromMilliseconds(300))));
+                new DelayedStore(AppDatabase.DefaultBatchStore(sp), TimeSpan.FromMilliseconds(300))));
         var tenant = await app.CreateTenantAsync(10);
         using var client = app.TenantClient(tenant.ApiKey);
 
         var response = await client.GetAsync("/api/v1/ping");
-        var rows = await TestDatabase.ScalarAsync(app.DatabasePath, "SELECT COUNT(*) FROM usage_logs WHERE tenant_id = $t", ("$t", tenant.Id));
+        var rows = await app.Database.ScalarAsync("SELECT COUNT(*) FROM usage_logs WHERE tenant_id = @t", ("@t", tenant.Id));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(tenant.Name, (await response.ReadJsonAsync()).GetProperty("tenant").GetString());
@@ -162,8 +160,8 @@ public sealed class SynchronousDurabilityTests
         using var client = app.TenantClient(tenant.ApiKey);
         await client.GetAsync("/api/v1/ping");
         await (await client.GetAsync("/api/v1/ping")).ProblemAsync(429);
-        Assert.Equal(1, await TestDatabase.ScalarAsync(app.DatabasePath,
-            "SELECT COUNT(*) FROM usage_logs WHERE tenant_id = $t AND outcome = 'QuotaExceeded'", ("$t", tenant.Id)));
+        Assert.Equal(1, await app.Database.ScalarAsync(
+            "SELECT COUNT(*) FROM usage_logs WHERE tenant_id = @t AND outcome = 'QuotaExceeded'", ("@t", tenant.Id)));
     }
 
     private sealed class DelayedStore(IUsageBatchStore inner, TimeSpan delay) : IUsageBatchStore

@@ -331,7 +331,7 @@ async function loadLog() {
   $('#log').replaceChildren(...(page.items.length
     ? page.items.map((r) => {
       const key = keysById.get(r.apiKeyId);
-      return el('tr', {},
+      return el('tr', { dataset: { id: String(r.id) } },
         el('td', { className: 'nowrap' }, fmtTime(r.timestamp, { seconds: true }).replace(' UTC', '')),
         el('td', {}, el('code', {}, `${r.method} ${r.endpoint}`)),
         el('td', { className: 'num' }, String(r.statusCode)),
