@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
 using Tollgate.Data;
@@ -22,7 +23,7 @@ public static class OperationsExtensions
         });
         services.AddHealthChecks().AddDbContextCheck<TollgateDbContext>("database", tags: [ReadyTag]);
         services.AddOpenApi();
-        services.AddSingleton<TollgateMetrics>();
+        services.TryAddSingleton<TollgateMetrics>();
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(TollgateMetrics.MeterName)
             .AddPrometheusExporter());

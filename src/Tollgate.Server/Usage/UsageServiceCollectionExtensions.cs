@@ -14,6 +14,8 @@ public static class UsageServiceCollectionExtensions
         services.TryAddSingleton<IUsageSink>(sp => sp.GetRequiredService<UsageQueue>());
         services.TryAddSingleton<LiveUsageTracker>();
         services.TryAddSingleton<ILiveUsageView>(sp => sp.GetRequiredService<LiveUsageTracker>());
+        services.AddMetrics();
+        services.TryAddSingleton<Operations.TollgateMetrics>();
         services.TryAddSingleton<UsageWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<UsageWriter>());
         return services;
