@@ -75,11 +75,15 @@ build_release() {
   done
 }
 
-# A loopback port nobody listens on and this run has not handed out yet.
+# A loopback port nobody listens on and this run has not handed out yet, below the kernel's ephemeral range: a port
+# in that range can be taken by a client socket while a server restarts (wrk reconnecting to a closed port can even
+# connect to itself), and the restarted server would then fail with "address already in use".
 free_port() {
-  local port _
+  local port _ low
+  low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$low" -gt 11000 ] || die "the ephemeral port range starts at $low: no room below it for the servers"
   for _ in $(seq 200); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((10000 + RANDOM % (low - 10000)))
     case "$USED_PORTS" in *" $port "*) continue ;; esac
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       USED_PORTS+="$port "
