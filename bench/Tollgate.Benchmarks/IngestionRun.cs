@@ -14,9 +14,11 @@ namespace Tollgate.Benchmarks;
 /// quota counters, keys' last use. No HTTP, so the figure is the writer's own ceiling.
 /// </summary>
 /// <remarks>
-/// <c>ingest --db PATH --events N [--tenants 1000] [--batch 5000]</c>. Prints one line per second and a final
-/// <c>INGEST key=value ...</c> line for bench/run. The database is created when missing; an existing one (say with
-/// 10 million rows) is written on top of.
+/// <c>ingest --db PATH --events N [--tenants 1000] [--batch N] [--flush 00:00:00.100] [--rate N]</c>: --batch and
+/// --flush set <c>Tollgate:Usage:BatchSize</c> and <c>FlushInterval</c>; --rate paces the producer to N events a
+/// second, to see the writer's CPU per event at a given load rather than its ceiling. Prints one line per second
+/// and a final <c>INGEST key=value ...</c> line for bench/run. The database is created when missing; an existing
+/// one (say with 10 million rows) is written on top of.
 /// </remarks>
 internal static class IngestionRun
 {
@@ -34,6 +36,14 @@ internal static class IngestionRun
             settings["Tollgate:Usage:BatchSize"] = batch;
         }
 
+        if (options.GetValueOrDefault("flush") is { } flush)
+        {
+            settings["Tollgate:Usage:FlushInterval"] = flush;
+        }
+
+        // Events per second offered; 0 = as fast as the queue takes them (the writer's ceiling).
+        var offered = double.Parse(options.GetValueOrDefault("rate") ?? "0", CultureInfo.InvariantCulture);
+
         await using var services = await BenchServices.StartAsync(path, tenantCount, settings);
         var tenants = services.Tenants;
         var queue = services.Provider.GetRequiredService<UsageQueue>();
@@ -48,6 +58,14 @@ internal static class IngestionRun
         {
             for (long i = 0; i < events; i++)
             {
+                if (offered > 0 && i % 64 == 0)
+                {
+                    while (i > offered * clock.Elapsed.TotalSeconds)
+                    {
+                        await Task.Delay(1);
+                    }
+                }
+
                 var tenant = tenants[(int)(i % tenants.Count)];
                 var now = DateTime.UtcNow;
                 var outcome = i % 100 == 99 ? LimitOutcome.RateLimited : LimitOutcome.Admitted;
@@ -92,7 +110,9 @@ internal static class IngestionRun
         var median = sustained.Count == 0 ? 0 : sustained[sustained.Count / 2];
         var min = sustained.Count == 0 ? 0 : sustained[0];
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"INGEST events={events} stored={stored} seconds={seconds:F2} rate={events / seconds:F0} median_1s={median:F0} min_1s={min:F0} cpu_seconds={cpuSeconds:F2} per_cpu_second={events / cpuSeconds:F0} tenants={tenants.Count} rows_before={rowsBefore}"));
+            $"INGEST events={events} stored={stored} seconds={seconds:F2} rate={events / seconds:F0} " +
+            $"median_1s={median:F0} min_1s={min:F0} cpu_seconds={cpuSeconds:F2} per_cpu_second={events / cpuSeconds:F0} " +
+            $"tenants={tenants.Count} rows_before={rowsBefore}"));
         return stored == events ? 0 : 1;
     }
 
