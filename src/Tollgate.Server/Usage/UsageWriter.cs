@@ -4,9 +4,10 @@ namespace Tollgate.Usage;
 
 /// <summary>
 /// The one reader of the <see cref="UsageQueue"/>: takes whatever has accumulated (up to a batch), feeds the live
-/// counters and stores the batch in one transaction. Under light load each event is written at once; under heavy
-/// load batches grow by themselves, which is what keeps the rows per second high. On a graceful stop it writes
-/// everything still queued before the process exits.
+/// counters and stores the batch in one transaction. After a batch that was not full it lets events gather for
+/// <see cref="UsageOptions.FlushInterval"/>; under heavy load batches fill and follow each other at once, which is
+/// what keeps the rows per second high. On a graceful stop it writes everything still queued before the process
+/// exits.
 /// </summary>
 public sealed partial class UsageWriter(
     UsageQueue queue,
@@ -14,8 +15,10 @@ public sealed partial class UsageWriter(
     LiveUsageTracker live,
     IOptions<UsageOptions> options,
     Operations.TollgateMetrics metrics,
+    TimeProvider time,
     ILogger<UsageWriter> logger) : BackgroundService
 {
+    private readonly CancellationTokenSource _stopping = new();
     private long _written;
 
     /// <summary>Events stored since start.</summary>
@@ -27,6 +30,8 @@ public sealed partial class UsageWriter(
         // The server has stopped taking requests by now (it stops before the hosted services registered ahead of
         // it), so completing the queue loses nothing; ExecuteAsync drains it and returns.
         queue.Complete();
+        // Ends a pause between batches at once: what is queued is written now, not after the interval.
+        await _stopping.CancelAsync();
         if (ExecuteTask is { } running)
         {
             await running.WaitAsync(cancellationToken);
@@ -36,11 +41,21 @@ public sealed partial class UsageWriter(
     }
 
     /// <inheritdoc />
+    public override void Dispose()
+    {
+        _stopping.Dispose();
+        base.Dispose();
+    }
+
+    /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // Runs on a thread-pool thread, not inside the host's start-up.
         await Task.Yield();
         var batchSize = options.Value.BatchSize;
+        // With synchronous durability requests wait for the commit: gather nothing, write what is there (requests
+        // that arrive during a write form the next batch, a natural group commit).
+        var flushInterval = options.Value.Durability == UsageDurability.Synchronous ? TimeSpan.Zero : options.Value.FlushInterval;
         var batch = new UsageBatch(batchSize);
         var reader = queue.Reader;
         // The loop ignores stoppingToken on purpose: it ends when the queue is completed and empty.
@@ -60,7 +75,12 @@ public sealed partial class UsageWriter(
 
             Interlocked.Add(ref _written, batch.Count);
             metrics.Stored(batch);
+            var full = batch.Count >= batchSize;
             batch.Clear();
+            if (!full && flushInterval > TimeSpan.Zero)
+            {
+                await Task.Delay(flushInterval, time, _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
         }
     }
 

@@ -1,0 +1,11 @@
+var builder = WebApplication.CreateSlimBuilder(args);
+// No request logging at all: the baseline does nothing but answer.
+builder.Logging.ClearProviders();
+
+var app = builder.Build();
+app.MapGet("/api/v1/ping", static () => TypedResults.Ok(new PingResponse("Acme Corp")));
+app.Run();
+
+/// <summary>The same shape as Tollgate's <c>GET /api/v1/ping</c> answer.</summary>
+/// <param name="Tenant">The tenant name.</param>
+internal sealed record PingResponse(string Tenant);

@@ -1,0 +1,192 @@
+# shellcheck shell=bash
+# Helpers shared by bench/run and bench/reliability; sourced, not run.
+# Everything started here listens on 127.0.0.1 only, every load is bounded in time by wrk's -d, and every server
+# this file starts is stopped on exit (see cleanup).
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$BENCH_DIR")
+SERVER_DIR="$ROOT/src/Tollgate.Server"
+SERVER_DLL=${SERVER_DLL:-$SERVER_DIR/bin/Release/net10.0/Tollgate.Server.dll}
+BASELINE_DLL=${BASELINE_DLL:-$BENCH_DIR/Baseline/bin/Release/net10.0/Tollgate.Bench.Baseline.dll}
+BENCHMARKS_DLL=${BENCHMARKS_DLL:-$BENCH_DIR/Tollgate.Benchmarks/bin/Release/net10.0/Tollgate.Benchmarks.dll}
+ADMIN_PASSWORD="bench-$$-$RANDOM$RANDOM"
+# A quota no run can reach (the admin API's maximum): every request is admitted, counted and logged.
+BENCH_QUOTA=1000000000000
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-bench.XXXXXX")
+STARTED=()
+USED_PORTS=" "
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Has the process exited (gone, or a zombie waiting to be reaped)?
+exited() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0
+  [ -z "$state" ] || [ "$state" = Z ]
+}
+
+# wait_exit PID SECONDS: waits for a child to exit, reaps it; non-zero when it still runs after SECONDS.
+wait_exit() {
+  local pid=$1 deadline=$((SECONDS + $2))
+  while ! exited "$pid"; do
+    [ "$SECONDS" -ge "$deadline" ] && return 1
+    sleep 0.1
+  done
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local pid
+  for pid in "${STARTED[@]}"; do
+    exited "$pid" || kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${STARTED[@]}"; do
+    wait_exit "$pid" 30 || { kill -KILL "$pid" 2>/dev/null || true; wait_exit "$pid" 5 || true; }
+  done
+  if [ "${KEEP_WORK:-0}" = 1 ]; then log "work files kept in $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Installs wrk and the sqlite3 shell from Debian's packages where missing.
+need_tools() {
+  local missing=()
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v sqlite3 >/dev/null || missing+=(sqlite3)
+  command -v curl >/dev/null || missing+=(curl)
+  [ ${#missing[@]} -eq 0 ] && return
+  log "installing ${missing[*]} (apt-get)"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Release build of the server, the baseline and the benchmark project (skipped with NO_BUILD=1).
+build_release() {
+  [ "${NO_BUILD:-0}" = 1 ] && return
+  log "building Release"
+  local project
+  for project in "$SERVER_DIR/Tollgate.Server.csproj" "$BENCH_DIR/Baseline/Baseline.csproj" \
+                 "$BENCH_DIR/Tollgate.Benchmarks/Tollgate.Benchmarks.csproj"; do
+    dotnet build -c Release --nologo -v q "$project" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "build failed: $project"; }
+  done
+}
+
+# A loopback port nobody listens on and this run has not handed out yet, below the kernel's ephemeral range: a port
+# in that range can be taken by a client socket while a server restarts (wrk reconnecting to a closed port can even
+# connect to itself), and the restarted server would then fail with "address already in use".
+free_port() {
+  local port _ low
+  low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$low" -gt 11000 ] || die "the ephemeral port range starts at $low: no room below it for the servers"
+  for _ in $(seq 200); do
+    port=$((10000 + RANDOM % (low - 10000)))
+    case "$USED_PORTS" in *" $port "*) continue ;; esac
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      USED_PORTS+="$port "
+      echo "$port"
+      return
+    fi
+  done
+  die "no free loopback port"
+}
+
+# wait_http URL SECONDS
+wait_http() {
+  local deadline=$((SECONDS + $2))
+  until curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; do
+    [ "$SECONDS" -ge "$deadline" ] && return 1
+    sleep 0.2
+  done
+}
+
+# start_tollgate NAME DB PORT: starts the Release server on its own SQLite file; sets SERVER_PID.
+# The content root is the project folder, as with `dotnet run --project src/Tollgate.Server`.
+start_tollgate() {
+  local name=$1 db=$2 port=$3
+  (cd "$SERVER_DIR" && ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production exec dotnet "$SERVER_DLL" \
+      --urls "http://127.0.0.1:$port" \
+      "--ConnectionStrings:Tollgate=Data Source=$db" \
+      "--Tollgate:Admin:Password=$ADMIN_PASSWORD") >>"$WORK/$name.log" 2>&1 &
+  SERVER_PID=$!
+  STARTED+=("$SERVER_PID")
+  wait_http "http://127.0.0.1:$port/healthz" 90 || { tail -20 "$WORK/$name.log" >&2; die "$name did not start"; }
+}
+
+# start_baseline NAME PORT: sets SERVER_PID.
+start_baseline() {
+  local name=$1 port=$2
+  (ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production exec dotnet "$BASELINE_DLL" \
+      --urls "http://127.0.0.1:$port") >>"$WORK/$name.log" 2>&1 &
+  SERVER_PID=$!
+  STARTED+=("$SERVER_PID")
+  wait_http "http://127.0.0.1:$port/api/v1/ping" 60 || { tail -20 "$WORK/$name.log" >&2; die "$name did not start"; }
+}
+
+# Peak resident memory (VmHWM) of a running process, in kB.
+peak_rss_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# stop_server NAME PID [SIGNAL]: records the peak RSS in $WORK/rss.txt, stops, waits (30 s at most).
+stop_server() {
+  local name=$1 pid=$2 signal=${3:-TERM}
+  echo "$name $(peak_rss_kb "$pid")" >>"$WORK/rss.txt"
+  kill "-$signal" "$pid" 2>/dev/null || true
+  wait_exit "$pid" 30 || die "$name (pid $pid) did not stop within 30 s of SIG$signal"
+}
+
+# admin_login PORT: the admin session cookie ("tollgate_session=...") on stdout.
+admin_login() {
+  local jar="$WORK/cookies-$1.txt"
+  curl -fsS --max-time 30 -c "$jar" -H 'Content-Type: application/json' \
+      -d "{\"username\":\"admin\",\"password\":\"$ADMIN_PASSWORD\"}" \
+      "http://127.0.0.1:$1/api/auth/login" >/dev/null || die "admin login failed on port $1"
+  awk '$6 == "tollgate_session" {print $6 "=" $7}' "$jar"
+}
+
+# api_post PORT COOKIE PATH JSON: the answer's body on stdout; dies on an error status.
+api_post() {
+  curl -fsS --max-time 30 -H "Cookie: $2" -H 'Content-Type: application/json' -d "$4" "http://127.0.0.1:$1$3" \
+    || die "POST $3 failed on port $1"
+}
+
+# json_field JSON NAME: a top-level number or string member (enough for the admin API's flat answers).
+json_field() { sed -nE "s/.*\"$2\":\"?([^\",}]*).*/\1/p" <<<"$1" | head -1; }
+
+# create_bench_tenant PORT NAME: plan 'Bench' (huge monthly quota, no rate), the tenant and a key through the
+# admin API; the key on stdout.
+create_bench_tenant() {
+  local port=$1 name=$2 cookie plan tenant key
+  cookie=$(admin_login "$port")
+  plan=$(api_post "$port" "$cookie" /api/admin/plans \
+      "{\"name\":\"Bench\",\"quota\":{\"limit\":$BENCH_QUOTA,\"period\":\"Month\"},\"rate\":null}")
+  tenant=$(api_post "$port" "$cookie" /api/admin/tenants "{\"name\":\"$name\",\"planId\":$(json_field "$plan" id)}")
+  key=$(api_post "$port" "$cookie" "/api/admin/tenants/$(json_field "$tenant" id)/keys" '{"name":"bench"}')
+  json_field "$key" key
+}
+
+# run_wrk URL SECONDS [CONNECTIONS] [THREADS]: the WRK line of bench/wrk/report.lua on stdout. The key or cookie
+# comes from TG_API_KEY / TG_COOKIE in the environment.
+run_wrk() {
+  local out
+  out=$(wrk -t"${4:-$THREADS}" -c"${3:-$CONNECTIONS}" -d"${2}s" --timeout 10s -s "$BENCH_DIR/wrk/report.lua" "$1" 2>&1) \
+    || { echo "$out" >&2; die "wrk failed on $1"; }
+  grep '^WRK ' <<<"$out" | tail -1
+}
+
+# field LINE NAME: the value of NAME=value in a WRK/INGEST line.
+field() { sed -nE "s/.*(^| )$2=([^ ]*).*/\2/p" <<<"$1"; }
+
+# sql DB STATEMENT: one value from the sqlite3 shell.
+sql() { sqlite3 -cmd '.timeout 30000' "$1" "$2"; }
+
+# checkpoint DB: folds the WAL into the main file so the file alone can be copied.
+checkpoint() { sql "$1" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null; }
+
+# median of the numbers on stdin.
+median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+# Floating-point arithmetic and formatting: calc '%.2f' 'a / b'.
+calc() { awk "BEGIN {printf \"$1\", $2}"; }
