@@ -56,6 +56,7 @@ need_tools() {
   command -v wrk >/dev/null || missing+=(wrk)
   command -v sqlite3 >/dev/null || missing+=(sqlite3)
   command -v curl >/dev/null || missing+=(curl)
+  command -v redis-server >/dev/null || missing+=(redis-server)
   [ ${#missing[@]} -eq 0 ] && return
   log "installing ${missing[*]} (apt-get)"
   local sudo=""
@@ -103,14 +104,16 @@ wait_http() {
   done
 }
 
-# start_tollgate NAME DB PORT: starts the Release server on its own SQLite file; sets SERVER_PID.
+# start_tollgate NAME DB PORT [SETTING...]: starts the Release server on its own SQLite file, with any further
+# command-line settings (e.g. --Tollgate:Redis=…); sets SERVER_PID.
 # The content root is the project folder, as with `dotnet run --project src/Tollgate.Server`.
 start_tollgate() {
   local name=$1 db=$2 port=$3
+  shift 3
   (cd "$SERVER_DIR" && ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production exec dotnet "$SERVER_DLL" \
       --urls "http://127.0.0.1:$port" \
       "--ConnectionStrings:Tollgate=Data Source=$db" \
-      "--Tollgate:Admin:Password=$ADMIN_PASSWORD") >>"$WORK/$name.log" 2>&1 &
+      "--Tollgate:Admin:Password=$ADMIN_PASSWORD" "$@") >>"$WORK/$name.log" 2>&1 &
   SERVER_PID=$!
   STARTED+=("$SERVER_PID")
   wait_http "http://127.0.0.1:$port/healthz" 90 || { tail -20 "$WORK/$name.log" >&2; die "$name did not start"; }
