@@ -18,6 +18,8 @@ public sealed partial class UsageWriter(
     TimeProvider time,
     ILogger<UsageWriter> logger) : BackgroundService
 {
+    // Never disposed on purpose: under WebApplicationFactory the host can be disposed before a second StopAsync,
+    // and a CancellationTokenSource without a timer holds nothing that needs disposing.
     private readonly CancellationTokenSource _stopping = new();
     private long _written;
 
@@ -38,13 +40,6 @@ public sealed partial class UsageWriter(
         }
 
         LogStopped(logger, Written);
-    }
-
-    /// <inheritdoc />
-    public override void Dispose()
-    {
-        _stopping.Dispose();
-        base.Dispose();
     }
 
     /// <inheritdoc />
