@@ -35,8 +35,21 @@ public sealed class TwoInstances : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await A.DisposeAsync();
-        await B.DisposeAsync();
-        await Redis.DisposeAsync();
+        // Redis is stopped whatever happens to the apps' shutdown: the test run must leave no server behind.
+        try
+        {
+            await A.DisposeAsync();
+        }
+        finally
+        {
+            try
+            {
+                await B.DisposeAsync();
+            }
+            finally
+            {
+                await Redis.DisposeAsync();
+            }
+        }
     }
 }
