@@ -191,5 +191,27 @@ checkpoint() { sql "$1" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null; }
 # median of the numbers on stdin.
 median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
+# busy_percent SECONDS: how busy the whole machine is (all cores, percent) over that many seconds.
+busy_percent() {
+  local a b
+  a=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat)
+  sleep "$1"
+  b=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " "); t = y[2] - x[2]; printf "%d", (t > 0 ? 100 * (y[1] - x[1]) / t : 0)}'
+}
+
+# wait_quiet: called while this run's servers are idle, so what keeps the machine busy is someone else's work.
+# Waits (at most QUIET_WAIT seconds, default 20; 0 skips) until the machine is less than QUIET_PERCENT (default 25)
+# busy, and prints how busy it was when the wait ended.
+wait_quiet() {
+  local deadline=$((SECONDS + ${QUIET_WAIT:-20})) busy
+  busy=$(busy_percent 2)
+  while [ "$busy" -ge "${QUIET_PERCENT:-25}" ] && [ "$SECONDS" -lt "$deadline" ]; do
+    log "machine ${busy}% busy with other work; waiting for it to calm down (at most until +$((deadline - SECONDS)) s)"
+    busy=$(busy_percent 3)
+  done
+  echo "$busy"
+}
+
 # Floating-point arithmetic and formatting: calc '%.2f' 'a / b'.
 calc() { awk "BEGIN {printf \"$1\", $2}"; }

@@ -149,8 +149,17 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database) : IUsa
             await pragma.ExecuteNonQueryAsync(ct);
         }
 
+        try
+        {
+            _statements = new Statements(connection.Handle!);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+
         _connection = connection;
-        _statements = new Statements(connection.Handle!);
         return (connection, _statements);
     }
 
@@ -184,22 +193,49 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database) : IUsa
     }
 
     /// <summary>The four statements, prepared once per connection.</summary>
-    private sealed class Statements(sqlite3 db) : IDisposable
+    private sealed class Statements : IDisposable
     {
-        public RawStatement InsertLog { get; } = new(db, InsertLogSql);
+        private readonly List<RawStatement> _prepared = [];
 
-        public RawStatement UpsertRollup { get; } = new(db, UpsertRollupSql);
+        public Statements(sqlite3 db)
+        {
+            try
+            {
+                InsertLog = Prepare(db, InsertLogSql);
+                UpsertRollup = Prepare(db, UpsertRollupSql);
+                UpsertQuota = Prepare(db, UpsertQuotaSql);
+                UpdateKey = Prepare(db, UpdateKeySql);
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+        }
 
-        public RawStatement UpsertQuota { get; } = new(db, UpsertQuotaSql);
+        public RawStatement InsertLog { get; }
 
-        public RawStatement UpdateKey { get; } = new(db, UpdateKeySql);
+        public RawStatement UpsertRollup { get; }
+
+        public RawStatement UpsertQuota { get; }
+
+        public RawStatement UpdateKey { get; }
 
         public void Dispose()
         {
-            InsertLog.Dispose();
-            UpsertRollup.Dispose();
-            UpsertQuota.Dispose();
-            UpdateKey.Dispose();
+            foreach (var statement in _prepared)
+            {
+                statement.Dispose();
+            }
+
+            _prepared.Clear();
+        }
+
+        private RawStatement Prepare(sqlite3 db, string sql)
+        {
+            var statement = new RawStatement(db, sql);
+            _prepared.Add(statement);
+            return statement;
         }
     }
 
