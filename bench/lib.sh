@@ -170,13 +170,43 @@ create_bench_tenant() {
   json_field "$key" key
 }
 
-# run_wrk URL SECONDS [CONNECTIONS] [THREADS]: the WRK line of bench/wrk/report.lua on stdout. The key or cookie
-# comes from TG_API_KEY / TG_COOKIE in the environment.
+# Ticks (1/100 s) the machine has spent busy, and in all, over all cores since boot.
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
+
+# Ticks used so far by the servers this run started and still runs.
+servers_ticks() {
+  local pid total=0
+  for pid in "${STARTED[@]}"; do
+    exited "$pid" || total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
+# Sets CHILD_TICKS to the ticks used by this shell's finished children (wrk, once waited for), from the `times`
+# builtin. It must run in the shell that ran wrk: redirected, not piped or substituted, since a subshell has no
+# children of its own yet.
+children_ticks() {
+  local file="$WORK/times.$BASHPID"
+  times >"$file"
+  CHILD_TICKS=$(awk 'NR == 2 {t = 0; for (i = 1; i <= 2; i++) {split($i, p, "m"); sub(/s$/, "", p[2]); t += p[1] * 60 + p[2]}
+      printf "%d", t * 100}' "$file")
+}
+
+# run_wrk URL SECONDS [CONNECTIONS] [THREADS]: the WRK line of bench/wrk/report.lua on stdout, plus other=N: the
+# percentage of the machine that processes other than wrk and this run's servers used meanwhile (someone else's
+# build, say), so that a disturbed run can be told from a slow server. The key or cookie comes from TG_API_KEY /
+# TG_COOKIE in the environment.
 run_wrk() {
-  local out
+  local out machine0 machine1 servers0 servers1 wrk0 wrk1
+  machine0=$(machine_ticks); servers0=$(servers_ticks); children_ticks; wrk0=$CHILD_TICKS
   out=$(wrk -t"${4:-$THREADS}" -c"${3:-$CONNECTIONS}" -d"${2}s" --timeout 10s -s "$BENCH_DIR/wrk/report.lua" "$1" 2>&1) \
     || { echo "$out" >&2; die "wrk failed on $1"; }
-  grep '^WRK ' <<<"$out" | tail -1
+  machine1=$(machine_ticks); servers1=$(servers_ticks); children_ticks; wrk1=$CHILD_TICKS
+  local other
+  other=$(awk -v m0="$machine0" -v m1="$machine1" -v s=$((servers1 - servers0)) -v w=$((wrk1 - wrk0)) 'BEGIN {
+    split(m0, a, " "); split(m1, b, " "); total = b[2] - a[2]; busy = b[1] - a[1] - s - w;
+    printf "%d", (total > 0 && busy > 0 ? 100 * busy / total : 0)}')
+  echo "$(grep '^WRK ' <<<"$out" | tail -1) other=$other"
 }
 
 # field LINE NAME: the value of NAME=value in a WRK/INGEST line.
