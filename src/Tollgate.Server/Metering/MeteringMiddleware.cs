@@ -81,10 +81,13 @@ internal sealed partial class MeteringMiddleware(
 
         var now = time.GetUtcNow().UtcDateTime;
         RateLimitHeaders.Write(context.Response.Headers, decision, now);
-        if (_synchronous)
+        // Synchronous durability: the answer is buffered and only sent once its usage event is committed, so a
+        // client that saw an answer has its row even if the process dies the next instant.
+        var body = context.Response.Body;
+        var buffer = _synchronous ? new MemoryStream() : null;
+        if (buffer is not null)
         {
-            await MeterSynchronouslyAsync(context, caller, decision, now, started);
-            return;
+            context.Response.Body = buffer;
         }
 
         var status = StatusCodes.Status500InternalServerError;
@@ -104,43 +107,28 @@ internal sealed partial class MeteringMiddleware(
         finally
         {
             // Recorded even when the endpoint throws (as the 500 it becomes) or the client went away.
-            await RecordAsync(Event(context, caller, decision, now, started, status));
-        }
-    }
-
-    /// <summary>
-    /// Synchronous durability: the answer is buffered and only sent once its usage event is committed, so a client
-    /// that saw an answer has its row even if the process dies the next instant.
-    /// </summary>
-    private async Task MeterSynchronouslyAsync(HttpContext context, ApiCaller caller, LimitDecision decision, DateTime now, long started)
-    {
-        var body = context.Response.Body;
-        using var buffer = new MemoryStream();
-        context.Response.Body = buffer;
-        var status = StatusCodes.Status500InternalServerError;
-        try
-        {
-            if (decision.Admitted)
+            context.Response.Body = body;
+            var usageEvent = Event(context, caller, decision, now, started, status);
+            if (buffer is null)
             {
-                await next(context);
+                await RecordAsync(usageEvent);
             }
             else
             {
-                await WriteRefusalAsync(context, decision, now);
+                var receipt = new UsageReceipt();
+                await RecordAsync(usageEvent with { Receipt = receipt });
+                await receipt.Stored;
             }
-
-            status = context.Response.StatusCode;
         }
-        finally
+
+        if (buffer is not null)
         {
-            context.Response.Body = body;
-            var receipt = new UsageReceipt();
-            await RecordAsync(Event(context, caller, decision, now, started, status) with { Receipt = receipt });
-            await receipt.Stored;
+            await using (buffer)
+            {
+                buffer.Position = 0;
+                await buffer.CopyToAsync(body, context.RequestAborted);
+            }
         }
-
-        buffer.Position = 0;
-        await buffer.CopyToAsync(body, context.RequestAborted);
     }
 
     private static UsageEvent Event(HttpContext context, ApiCaller caller, in LimitDecision decision, DateTime now, long started, int status) =>
