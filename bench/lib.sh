@@ -57,6 +57,10 @@ need_tools() {
   command -v sqlite3 >/dev/null || missing+=(sqlite3)
   command -v curl >/dev/null || missing+=(curl)
   command -v redis-server >/dev/null || missing+=(redis-server)
+  if [ "${NEED_DATABASES:-0}" = 1 ]; then
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+    command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
+  fi
   [ ${#missing[@]} -eq 0 ] && return
   log "installing ${missing[*]} (apt-get)"
   local sudo=""
@@ -104,19 +108,86 @@ wait_http() {
   done
 }
 
-# start_tollgate NAME DB PORT [SETTING...]: starts the Release server on its own SQLite file, with any further
+# start_tollgate NAME DB PORT [SETTING...]: starts the Release server on its own SQLite file (DB a path) or on a
+# server database (DB 'Postgres=CONNECTION' or 'MySql=CONNECTION'), with any further
 # command-line settings (e.g. --Tollgate:Redis=…); sets SERVER_PID.
 # The content root is the project folder, as with `dotnet run --project src/Tollgate.Server`.
 start_tollgate() {
-  local name=$1 db=$2 port=$3
+  local name=$1 db=$2 port=$3 provider=Sqlite connection="Data Source=$2"
   shift 3
+  case "$db" in Postgres=* | MySql=*) provider=${db%%=*} connection=${db#*=} ;; esac
   (cd "$SERVER_DIR" && ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production exec dotnet "$SERVER_DLL" \
       --urls "http://127.0.0.1:$port" \
-      "--ConnectionStrings:Tollgate=Data Source=$db" \
+      "--Tollgate:Database:Provider=$provider" "--ConnectionStrings:Tollgate=$connection" \
       "--Tollgate:Admin:Password=$ADMIN_PASSWORD" "$@") >>"$WORK/$name.log" 2>&1 &
   SERVER_PID=$!
   STARTED+=("$SERVER_PID")
   wait_http "http://127.0.0.1:$port/healthz" 90 || { tail -20 "$WORK/$name.log" >&2; die "$name did not start"; }
+}
+
+# as_user USER PROGRAM ARGS...: runs (execs) a database server's program as its system user when we are root (the
+# servers refuse root); as ourselves otherwise. setpriv execs, so $! of a background call is the server's own pid.
+as_user() {
+  local user=$1
+  shift
+  if [ "$(id -u)" -eq 0 ]; then exec setpriv "--reuid=$user" "--regid=$user" --init-groups -- "$@"; else exec "$@"; fi
+}
+
+# start_postgres NAME: a throw-away PostgreSQL cluster in the work folder (initdb, then postgres on a free loopback
+# port) with databases 'tollgate' and 'ingest'; sets PG_CONNECTION (to 'tollgate'). Stock durability settings (fsync on, synchronous_commit on), as a
+# production server would have them.
+start_postgres() {
+  local name=$1 bin dir port
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  dir="$WORK/$name"
+  mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
+  (as_user postgres "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale) >>"$WORK/$name.log" 2>&1 \
+    || { tail -20 "$WORK/$name.log" >&2; die "initdb failed"; }
+  port=$(free_port)
+  (as_user postgres "$bin/postgres" -D "$dir/data" -p "$port" -c listen_addresses=127.0.0.1 \
+      -c "unix_socket_directories=$dir" -c max_connections=200) >>"$WORK/$name.log" 2>&1 &
+  STARTED+=("$!")
+  local deadline=$((SECONDS + 60))
+  until psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAtc 'SELECT 1' >/dev/null 2>&1; do
+    [ "$SECONDS" -ge "$deadline" ] && { tail -20 "$WORK/$name.log" >&2; die "$name did not start"; }
+    sleep 0.2
+  done
+  psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc 'CREATE DATABASE tollgate' -c 'CREATE DATABASE ingest' >/dev/null
+  PG_CONNECTION="Host=127.0.0.1;Port=$port;Username=postgres;Database=tollgate"
+}
+
+# start_mariadb NAME: a throw-away MariaDB server in the work folder (mariadb-install-db, then mariadbd on a free
+# loopback port) with databases 'tollgate' and 'ingest' and a TCP user; sets MYSQL_CONNECTION (to 'tollgate'). Stock durability settings
+# (innodb_flush_log_at_trx_commit=1, doublewrite on); a 256 MB buffer pool.
+start_mariadb() {
+  local name=$1 dir port server install user=() password="bench$RANDOM$RANDOM"
+  server=$(command -v mariadbd || echo /usr/sbin/mariadbd)
+  install=$(command -v mariadb-install-db || echo /usr/bin/mariadb-install-db)
+  dir="$WORK/$name"
+  mkdir -p "$dir/data"
+  if [ "$(id -u)" -eq 0 ]; then chown -R mysql: "$dir"; user=(--user=mysql); fi
+  # Runs on every start with full rights: the TCP user Tollgate logs in with, and its database.
+  cat >"$dir/init.sql" <<SQL
+CREATE USER IF NOT EXISTS 'tollgate'@'127.0.0.1' IDENTIFIED BY '$password';
+GRANT ALL PRIVILEGES ON *.* TO 'tollgate'@'127.0.0.1';
+CREATE DATABASE IF NOT EXISTS tollgate;
+CREATE DATABASE IF NOT EXISTS ingest;
+SQL
+  "$install" --no-defaults "--datadir=$dir/data" --auth-root-authentication-method=normal --skip-test-db \
+      --skip-name-resolve "${user[@]}" >>"$WORK/$name.log" 2>&1 || { tail -20 "$WORK/$name.log" >&2; die "mariadb-install-db failed"; }
+  port=$(free_port)
+  "$server" --no-defaults "--datadir=$dir/data" "--port=$port" --bind-address=127.0.0.1 "--socket=$dir/mysqld.sock" \
+      "--pid-file=$dir/mysqld.pid" "--init-file=$dir/init.sql" --skip-name-resolve \
+      --character-set-server=utf8mb4 --innodb-buffer-pool-size=256M --max-connections=200 "${user[@]}" \
+      >>"$WORK/$name.log" 2>&1 &
+  STARTED+=("$!")
+  local deadline=$((SECONDS + 60))
+  until mariadb --no-defaults --protocol=tcp -h 127.0.0.1 -P "$port" -u tollgate "-p$password" -e 'SELECT 1' tollgate >/dev/null 2>&1; do
+    [ "$SECONDS" -ge "$deadline" ] && { tail -20 "$WORK/$name.log" >&2; die "$name did not start"; }
+    sleep 0.2
+  done
+  MYSQL_CONNECTION="Server=127.0.0.1;Port=$port;User ID=tollgate;Password=$password;Database=tollgate"
 }
 
 # start_baseline NAME PORT: sets SERVER_PID.
@@ -175,9 +246,14 @@ machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 
 
 # Ticks used so far by the servers this run started and still runs.
 servers_ticks() {
-  local pid total=0
+  local pid child total=0
   for pid in "${STARTED[@]}"; do
-    exited "$pid" || total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    exited "$pid" && continue
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    # PostgreSQL serves each connection in a child process of the postmaster.
+    for child in $(pgrep -P "$pid" 2>/dev/null); do
+      total=$((total + $(awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null || echo 0)))
+    done
   done
   echo "$total"
 }

@@ -11,7 +11,8 @@ namespace Tollgate.Benchmarks;
 
 /// <summary>
 /// The server's own composition of data, keys, limits and usage (the same <c>AddTollgateXxx</c> calls as
-/// Program.cs) on a SQLite file, without the web host. Tenants and their keys are written straight to the database.
+/// Program.cs) on any of the three databases, without the web host. Tenants and their keys are written straight to the
+/// database.
 /// </summary>
 internal sealed class BenchServices : IAsyncDisposable
 {
@@ -27,14 +28,22 @@ internal sealed class BenchServices : IAsyncDisposable
     /// <summary>The tenants, each with one key.</summary>
     public IReadOnlyList<BenchTenant> Tenants { get; }
 
+    /// <summary>Starts on a SQLite file; see <see cref="StartAsync(BenchDatabase, int, IDictionary{string, string?}?)"/>.</summary>
+    public static Task<BenchServices> StartAsync(string databasePath, int tenantCount, IDictionary<string, string?>? settings = null) =>
+        StartAsync(BenchDatabase.Sqlite(databasePath), tenantCount, settings);
+
     /// <summary>
-    /// Migrates the database (creating the file when missing), creates <paramref name="tenantCount"/> tenants with a
+    /// Migrates the database (creating a SQLite file when missing), creates <paramref name="tenantCount"/> tenants with a
     /// key each when it has none yet, and loads the tenant directory. Keys of tenants that already existed are not
     /// known in clear (only their hash is stored), so <see cref="BenchTenant.Key"/> is null for them.
     /// </summary>
-    public static async Task<BenchServices> StartAsync(string databasePath, int tenantCount, IDictionary<string, string?>? settings = null)
+    public static async Task<BenchServices> StartAsync(BenchDatabase database, int tenantCount, IDictionary<string, string?>? settings = null)
     {
-        var values = new Dictionary<string, string?> { ["ConnectionStrings:Tollgate"] = $"Data Source={databasePath}" };
+        var values = new Dictionary<string, string?>
+        {
+            ["Tollgate:Database:Provider"] = database.Provider.ToString(),
+            ["ConnectionStrings:Tollgate"] = database.ConnectionString,
+        };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             values[key] = value;
@@ -58,6 +67,22 @@ internal sealed class BenchServices : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => Provider.DisposeAsync();
+
+    /// <summary>The highest usage_logs id: instant on a 10-million-row table (the primary key's index).</summary>
+    public async Task<long> MaxUsageLogIdAsync()
+    {
+        await using var scope = Provider.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+        return await db.UsageLogs.MaxAsync(l => (long?)l.Id) ?? 0;
+    }
+
+    /// <summary>How many usage_logs rows have an id above <paramref name="id"/>: the rows a run added.</summary>
+    public async Task<long> CountUsageLogsAfterAsync(long id)
+    {
+        await using var scope = Provider.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+        return await db.UsageLogs.LongCountAsync(l => l.Id > id);
+    }
 
     private static async Task<IReadOnlyList<BenchTenant>> SeedAsync(IServiceProvider provider, int tenantCount)
     {
@@ -105,3 +130,12 @@ internal sealed class BenchServices : IAsyncDisposable
 /// <param name="KeyId">Its key's id.</param>
 /// <param name="Key">The whole key, when this run created it.</param>
 internal sealed record BenchTenant(long TenantId, long KeyId, string? Key);
+
+/// <summary>Which database a benchmark writes to.</summary>
+/// <param name="Provider">The provider, as <c>Tollgate:Database:Provider</c>.</param>
+/// <param name="ConnectionString">As <c>ConnectionStrings:Tollgate</c>.</param>
+internal sealed record BenchDatabase(DatabaseProvider Provider, string ConnectionString)
+{
+    /// <summary>A SQLite file, created when missing.</summary>
+    public static BenchDatabase Sqlite(string path) => new(DatabaseProvider.Sqlite, $"Data Source={path}");
+}

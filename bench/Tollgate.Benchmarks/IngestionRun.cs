@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
+using Tollgate.Data;
 using Tollgate.Limits;
 using Tollgate.Usage;
 
@@ -10,11 +10,13 @@ namespace Tollgate.Benchmarks;
 /// <summary>
 /// How many usage events per second the server's writer stores, sustained: one producer fills the real
 /// <see cref="UsageQueue"/> as fast as it accepts (waiting when it is full, as requests do), and the real
-/// <see cref="UsageWriter"/> batches them into SQLite through <c>SqliteUsageBatchStore</c> — raw rows, roll-ups,
-/// quota counters, keys' last use. No HTTP, so the figure is the writer's own ceiling.
+/// <see cref="UsageWriter"/> batches them into the database through the provider's batch store (SQLite prepared
+/// statements, PostgreSQL binary COPY, MySQL multi-row inserts) — raw rows, roll-ups, quota counters, keys' last use.
+/// No HTTP, so the figure is the writer's own ceiling.
 /// </summary>
 /// <remarks>
-/// <c>ingest --db PATH --events N [--tenants 1000] [--batch N] [--flush 00:00:00.100] [--rate N]</c>: --batch and
+/// <c>ingest --db PATH --events N [--tenants 1000] [--batch N] [--flush 00:00:00.100] [--rate N]</c> on a SQLite
+/// file, or <c>ingest --provider Postgres|MySql --connection STRING ...</c> on a server database: --batch and
 /// --flush set <c>Tollgate:Usage:BatchSize</c> and <c>FlushInterval</c>; --rate paces the producer to N events a
 /// second, to see the writer's CPU per event at a given load rather than its ceiling. Prints one line per second
 /// and a final <c>INGEST key=value ...</c> line for bench/run. The database is created when missing; an existing
@@ -27,7 +29,11 @@ internal static class IngestionRun
     public static async Task<int> RunAsync(string[] args)
     {
         var options = Parse(args);
-        var path = options.GetValueOrDefault("db") ?? throw new ArgumentException("--db PATH is required.");
+        var provider = Enum.Parse<DatabaseProvider>(options.GetValueOrDefault("provider") ?? "Sqlite", ignoreCase: true);
+        var database = provider == DatabaseProvider.Sqlite
+            ? BenchDatabase.Sqlite(options.GetValueOrDefault("db") ?? throw new ArgumentException("--db PATH is required for SQLite."))
+            : new BenchDatabase(provider, options.GetValueOrDefault("connection")
+                ?? throw new ArgumentException($"--connection STRING is required for {provider}."));
         var events = long.Parse(options.GetValueOrDefault("events") ?? "1000000", CultureInfo.InvariantCulture);
         var tenantCount = int.Parse(options.GetValueOrDefault("tenants") ?? "1000", CultureInfo.InvariantCulture);
         var settings = new Dictionary<string, string?>();
@@ -44,11 +50,11 @@ internal static class IngestionRun
         // Events per second offered; 0 = as fast as the queue takes them (the writer's ceiling).
         var offered = double.Parse(options.GetValueOrDefault("rate") ?? "0", CultureInfo.InvariantCulture);
 
-        await using var services = await BenchServices.StartAsync(path, tenantCount, settings);
+        await using var services = await BenchServices.StartAsync(database, tenantCount, settings);
         var tenants = services.Tenants;
         var queue = services.Provider.GetRequiredService<UsageQueue>();
         var writer = services.Provider.GetRequiredService<UsageWriter>();
-        var rowsBefore = await CountRowsAsync(path);
+        var rowsBefore = await services.MaxUsageLogIdAsync();
 
         await writer.StartAsync(CancellationToken.None);
         // CPU time of the whole process (producer included): on a shared machine it moves less than wall time.
@@ -103,7 +109,7 @@ internal static class IngestionRun
         var seconds = clock.Elapsed.TotalSeconds;
         var cpuSeconds = (Environment.CpuUsage.TotalTime - cpuBefore).TotalSeconds;
         await writer.StopAsync(CancellationToken.None);
-        var stored = await CountRowsAsync(path) - rowsBefore;
+        var stored = await services.CountUsageLogsAfterAsync(rowsBefore);
 
         var sustained = perSecond.Count > 2 ? perSecond.Skip(1).SkipLast(1).ToList() : perSecond;
         sustained.Sort();
@@ -112,18 +118,8 @@ internal static class IngestionRun
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"INGEST events={events} stored={stored} seconds={seconds:F2} rate={events / seconds:F0} " +
             $"median_1s={median:F0} min_1s={min:F0} cpu_seconds={cpuSeconds:F2} per_cpu_second={events / cpuSeconds:F0} " +
-            $"tenants={tenants.Count} rows_before={rowsBefore}"));
+            $"tenants={tenants.Count} rows_before={rowsBefore} provider={provider}"));
         return stored == events ? 0 : 1;
-    }
-
-    private static async Task<long> CountRowsAsync(string path)
-    {
-        await using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        // max(id) rather than count(*): instant on a 10-million-row table, and ids are never reused (AUTOINCREMENT).
-        command.CommandText = "SELECT coalesce(max(id), 0) FROM usage_logs";
-        return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
     }
 
     private static Dictionary<string, string> Parse(string[] args)

@@ -25,24 +25,37 @@ internal sealed partial class RedisLimitStore(
     IOptions<TollgateOptions> options,
     ILogger<RedisLimitStore> logger) : ILimitStore
 {
-    // Returns {outcome, used, rateCount}; outcome -1 asks the caller to seed the quota counter first.
-    // KEYS[1] quota counter, KEYS[2] rate counter (same hash tag: one slot on Redis Cluster).
-    // ARGV[1] quota limit, ARGV[2] quota counter TTL in seconds, ARGV[3] rate limit (0: none), ARGV[4] rate TTL ms.
+    // Decides a batch of checks of one tenant, in order: for check i, KEYS[2i-1] is the quota counter and KEYS[2i]
+    // the rate counter (one tenant's keys share a hash tag: one slot on Redis Cluster); ARGV[3i-2] the quota limit,
+    // ARGV[3i-1] the rate limit (0: none), ARGV[3i] the rate counter's TTL in ms. Returns {outcome, used, rateCount}
+    // per check; outcome -1 asks the caller to seed the quota counter from the database first.
     private const string AcquireScript = """
-        local used = redis.call('GET', KEYS[1])
-        if not used then return {-1, 0, 0} end
-        used = tonumber(used)
-        if used >= tonumber(ARGV[1]) then return {2, used, 0} end
-        local rateLimit = tonumber(ARGV[3])
-        local rate = 0
-        if rateLimit > 0 then
-          rate = tonumber(redis.call('GET', KEYS[2]) or '0')
-          if rate >= rateLimit then return {1, used, rate} end
-          rate = redis.call('INCR', KEYS[2])
-          if rate == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+        local out = {}
+        for i = 1, #KEYS / 2 do
+          local quotaKey, rateKey, a = KEYS[2 * i - 1], KEYS[2 * i], 3 * i - 2
+          local used = redis.call('GET', quotaKey)
+          if not used then
+            out[#out + 1] = -1; out[#out + 1] = 0; out[#out + 1] = 0
+          else
+            used = tonumber(used)
+            local rateLimit = tonumber(ARGV[a + 1])
+            local rate, outcome = 0, 0
+            if used >= tonumber(ARGV[a]) then
+              outcome = 2
+            elseif rateLimit > 0 then
+              rate = tonumber(redis.call('GET', rateKey) or '0')
+              if rate >= rateLimit then
+                outcome = 1
+              else
+                rate = redis.call('INCR', rateKey)
+                if rate == 1 then redis.call('PEXPIRE', rateKey, ARGV[a + 2]) end
+              end
+            end
+            if outcome == 0 then used = redis.call('INCR', quotaKey) end
+            out[#out + 1] = outcome; out[#out + 1] = used; out[#out + 1] = rate
+          end
         end
-        used = redis.call('INCR', KEYS[1])
-        return {0, used, rate}
+        return out
         """;
 
     // Adds what this instance admitted on its own while Redis was away, if the shared counter survived.
@@ -52,6 +65,7 @@ internal sealed partial class RedisLimitStore(
         """;
 
     private readonly ConcurrentDictionary<(long TenantId, QuotaPeriod Period, DateTime Start), long> _admittedWhileAway = new();
+    private readonly ConcurrentDictionary<long, TenantLane> _lanes = new();
     private readonly RedisFailureMode _failureMode = options.Value.RedisFailureMode;
     private int _degraded;
 
@@ -121,7 +135,11 @@ internal sealed partial class RedisLimitStore(
         return await fallback.PeekAsync(tenant, cancellationToken);
     }
 
-    public void Forget(long tenantId) => fallback.Forget(tenantId);
+    public void Forget(long tenantId)
+    {
+        _lanes.TryRemove(tenantId, out _);
+        fallback.Forget(tenantId);
+    }
 
     /// <summary>Key of a tenant's quota counter; the hash tag keeps a tenant's keys in one Redis Cluster slot.</summary>
     internal static string QuotaKey(long tenantId, QuotaPeriod period, DateTime periodStart) =>
@@ -135,39 +153,53 @@ internal sealed partial class RedisLimitStore(
         TenantContext tenant, DateTime now, DateTime periodStart, DateTime periodEnd, CancellationToken ct)
     {
         var policy = tenant.Policy;
-        var quotaKey = QuotaKey(tenant.Id, policy.QuotaPeriod, periodStart);
         var rateLimit = policy.HasRate ? policy.RateLimit!.Value : 0;
         var windowSeconds = policy.HasRate ? policy.RateWindowSeconds!.Value : 0;
         var windowTicks = windowSeconds * TimeSpan.TicksPerSecond;
         var windowStart = windowTicks > 0 ? now.Ticks - now.Ticks % windowTicks : 0;
-        RedisKey[] keys = [quotaKey, RateKey(tenant.Id, windowSeconds, windowStart)];
-        RedisValue[] values =
-        [
+        var lane = _lanes.GetOrAdd(tenant.Id, static id => new TenantLane(id));
+        var check = new Check(
+            lane.QuotaKeyFor(policy.QuotaPeriod, periodStart),
+            lane.RateKeyFor(windowSeconds, windowStart),
             policy.QuotaLimit,
-            QuotaTtlSeconds(periodEnd, now),
             rateLimit,
-            windowSeconds * 1000L + 1000,
-        ];
-        var db = redis.GetDatabase();
-        for (var attempt = 0; ; attempt++)
+            windowSeconds * 1000L + 1000);
+        var result = await lane.RunAsync(this, check);
+        if (result.Outcome < 0)
         {
-            var result = (RedisResult[])(await db.ScriptEvaluateAsync(AcquireScript, keys, values))!;
-            var outcome = (int)result[0];
-            if (outcome < 0 && attempt == 0)
-            {
-                await SeedAsync(quotaKey, tenant.Id, policy.QuotaPeriod, periodStart, periodEnd, now, ct);
-                continue;
-            }
+            // The counter is gone (Redis restarted, evicted or flushed): rebuild it, then decide once more.
+            await SeedAsync(check.QuotaKey, tenant.Id, policy.QuotaPeriod, periodStart, periodEnd, now, ct);
+            result = await lane.RunAsync(this, check);
+        }
 
-            var used = (long)result[1];
-            var rateCount = (int)result[2];
-            return new LimitDecision(
-                outcome switch { 0 => LimitOutcome.Admitted, 1 => LimitOutcome.RateLimited, _ => LimitOutcome.QuotaExceeded },
-                new QuotaUsage(used, policy.QuotaLimit, policy.QuotaPeriod, periodStart, periodEnd),
-                rateLimit,
-                windowSeconds,
-                rateLimit > 0 ? Math.Max(0, rateLimit - rateCount) : 0,
-                rateLimit > 0 ? new DateTime(windowStart + windowTicks, DateTimeKind.Utc) : default);
+        return new LimitDecision(
+            result.Outcome switch { 0 => LimitOutcome.Admitted, 1 => LimitOutcome.RateLimited, _ => LimitOutcome.QuotaExceeded },
+            new QuotaUsage(result.Used, policy.QuotaLimit, policy.QuotaPeriod, periodStart, periodEnd),
+            rateLimit,
+            windowSeconds,
+            rateLimit > 0 ? Math.Max(0, rateLimit - result.RateCount) : 0,
+            rateLimit > 0 ? new DateTime(windowStart + windowTicks, DateTimeKind.Utc) : default);
+    }
+
+    /// <summary>Runs <see cref="AcquireScript"/> for checks of one tenant, in order.</summary>
+    private async Task EvaluateAsync(IReadOnlyList<Check> checks, CheckResult[] results)
+    {
+        var keys = new RedisKey[checks.Count * 2];
+        var values = new RedisValue[checks.Count * 3];
+        for (var i = 0; i < checks.Count; i++)
+        {
+            var check = checks[i];
+            keys[2 * i] = check.QuotaKey;
+            keys[2 * i + 1] = check.RateKey;
+            values[3 * i] = check.QuotaLimit;
+            values[3 * i + 1] = check.RateLimit;
+            values[3 * i + 2] = check.RateTtlMilliseconds;
+        }
+
+        var reply = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(AcquireScript, keys, values))!;
+        for (var i = 0; i < checks.Count; i++)
+        {
+            results[i] = new CheckResult((int)reply[3 * i], (long)reply[3 * i + 1], (int)reply[3 * i + 2]);
         }
     }
 
@@ -176,7 +208,7 @@ internal sealed partial class RedisLimitStore(
     /// seed at once, the first wins and the others count on top of it.
     /// </summary>
     private async Task<long> SeedAsync(
-        string key, long tenantId, QuotaPeriod period, DateTime periodStart, DateTime periodEnd, DateTime now, CancellationToken ct)
+        RedisKey key, long tenantId, QuotaPeriod period, DateTime periodStart, DateTime periodEnd, DateTime now, CancellationToken ct)
     {
         var stored = await seeds.GetUsedAsync(tenantId, period, periodStart, ct);
         var db = redis.GetDatabase();
@@ -229,4 +261,145 @@ internal sealed partial class RedisLimitStore(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Rebuilt the {Period} counter of tenant {TenantId} in Redis from the database: {Used}")]
     private static partial void LogSeeded(ILogger logger, long tenantId, QuotaPeriod period, long used);
+
+    /// <summary>One request's check: its tenant's counters and limits.</summary>
+    private readonly record struct Check(RedisKey QuotaKey, RedisKey RateKey, long QuotaLimit, int RateLimit, long RateTtlMilliseconds);
+
+    /// <summary>What the script decided for one check: outcome (-1 seed first, 0 admitted, 1 rate, 2 quota).</summary>
+    private readonly record struct CheckResult(int Outcome, long Used, int RateCount);
+
+    /// <summary>
+    /// One tenant's way to Redis: at most one script in flight, and the checks that arrive meanwhile go together in
+    /// the next one, in arrival order (still exact: the script decides them one after another, atomically). A lone
+    /// request goes at once, so batching adds no wait at low load; under load one round trip decides many.
+    /// Measured with bench/run redis (64 connections, one tenant): one script per request reached 0.62–0.68 of the
+    /// in-process throughput, with redis-server alone using a quarter of a core.
+    /// </summary>
+    private sealed class TenantLane(long tenantId)
+    {
+        private readonly Lock _gate = new();
+        private List<Waiter> _waiting = [];
+        private List<Waiter> _sending = [];
+        private bool _inFlight;
+
+        // The key strings of the current period and rate window, built once rather than per request. Immutable
+        // records swapped whole, so a reader never sees a key paired with another period's start.
+        private QuotaKeyCache? _quotaKey;
+        private RateKeyCache? _rateKey;
+
+        public RedisKey QuotaKeyFor(QuotaPeriod period, DateTime start)
+        {
+            var cached = _quotaKey;
+            if (cached is null || cached.Period != period || cached.Start != start)
+            {
+                cached = new QuotaKeyCache(period, start, QuotaKey(tenantId, period, start));
+                _quotaKey = cached;
+            }
+
+            return cached.Key;
+        }
+
+        public RedisKey RateKeyFor(int seconds, long start)
+        {
+            var cached = _rateKey;
+            if (cached is null || cached.Seconds != seconds || cached.Start != start)
+            {
+                cached = new RateKeyCache(seconds, start, RateKey(tenantId, seconds, start));
+                _rateKey = cached;
+            }
+
+            return cached.Key;
+        }
+
+        public Task<CheckResult> RunAsync(RedisLimitStore store, Check check)
+        {
+            lock (_gate)
+            {
+                if (_inFlight)
+                {
+                    var waiter = new Waiter(check);
+                    _waiting.Add(waiter);
+                    return waiter.Done.Task;
+                }
+
+                _inFlight = true;
+            }
+
+            return RunAloneAsync(store, check);
+        }
+
+        private async Task<CheckResult> RunAloneAsync(RedisLimitStore store, Check check)
+        {
+            var results = new CheckResult[1];
+            try
+            {
+                await store.EvaluateAsync([check], results);
+            }
+            finally
+            {
+                // Whatever arrived during this round trip goes next, on its own (not awaited by this request).
+                _ = SendWaitingAsync(store);
+            }
+
+            return results[0];
+        }
+
+        private async Task SendWaitingAsync(RedisLimitStore store)
+        {
+            while (true)
+            {
+                List<Waiter> batch;
+                lock (_gate)
+                {
+                    if (_waiting.Count == 0)
+                    {
+                        _inFlight = false;
+                        return;
+                    }
+
+                    batch = _waiting;
+                    _waiting = _sending;
+                    _sending = batch;
+                }
+
+                var checks = new Check[batch.Count];
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    checks[i] = batch[i].Check;
+                }
+
+                var results = new CheckResult[batch.Count];
+                try
+                {
+                    await store.EvaluateAsync(checks, results);
+                    for (var i = 0; i < batch.Count; i++)
+                    {
+                        batch[i].Done.TrySetResult(results[i]);
+                    }
+                }
+                catch (Exception ex)
+                {
+                    // Every waiter sees the failure and takes the failure-mode path itself.
+                    foreach (var waiter in batch)
+                    {
+                        waiter.Done.TrySetException(ex);
+                    }
+                }
+
+                batch.Clear();
+            }
+        }
+    }
+
+    private sealed record QuotaKeyCache(QuotaPeriod Period, DateTime Start, RedisKey Key);
+
+    private sealed record RateKeyCache(int Seconds, long Start, RedisKey Key);
+
+    /// <summary>A check waiting for the next script; completed off the sending loop so one slow request holds none.</summary>
+    private sealed class Waiter(Check check)
+    {
+        public Check Check { get; } = check;
+
+        public TaskCompletionSource<CheckResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 }

@@ -80,6 +80,40 @@ public sealed class SharedLimitsTests(Xunit.Abstractions.ITestOutputHelper outpu
     }
 
     [Fact]
+    public async Task Rate_300RequestsAcrossTwoInstancesAt64Way_AdmitsExactlyTheRate()
+    {
+        await using var cluster = await TwoInstances.StartAsync();
+        // A window of an hour: the test never straddles two windows.
+        var tenant = await cluster.A.CreateTenantAsync(100_000, rate: new { limit = 100, windowSeconds = 3600 });
+        var statuses = new ConcurrentBag<HttpStatusCode>();
+
+        Assert.Equal(100, await SendAsync(cluster, tenant, 300, statuses));
+        Assert.Equal(200, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+        // Refused by the rate, the 200 requests did not use quota: the shared quota counter says 100 on both.
+        await WaitForStoredAsync(cluster.A.Database, tenant.Id, 100);
+        foreach (var app in new[] { cluster.A, cluster.B })
+        {
+            using var client = app.TenantClient(tenant.ApiKey);
+            var usage = await (await client.GetAsync("/api/v1/usage")).ReadJsonAsync();
+            Assert.Equal(100, usage.GetProperty("used").GetInt64());
+        }
+    }
+
+    [Fact]
+    public async Task RedisFlushed_ThenConcurrentRequests_AreRebuiltOnceAndStayExact()
+    {
+        await using var cluster = await TwoInstances.StartAsync();
+        var tenant = await cluster.A.CreateTenantAsync(200);
+        Assert.Equal(50, await SendAsync(cluster, tenant, 50));
+        await WaitForStoredAsync(cluster.A.Database, tenant.Id, 50);
+
+        // Every request of the next burst finds the counter gone at once, on both instances.
+        Assert.Equal("OK", await cluster.Redis.CliAsync("FLUSHALL"));
+        Assert.Equal(150, await SendAsync(cluster, tenant, 400));
+        await WaitForStoredAsync(cluster.A.Database, tenant.Id, 200);
+    }
+
+    [Fact]
     public async Task RedisDown_OpenMode_ServesWithout5xxOnLocalLimits_AndSharedExactnessResumesWhenBack()
     {
         await using var cluster = await TwoInstances.StartAsync();
