@@ -141,6 +141,8 @@ start_postgres() {
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   dir="$WORK/$name"
   mkdir -p "$dir"
+  # mktemp made the work folder private; the server's user must be able to reach its own folder inside.
+  chmod a+x "$WORK"
   [ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
   (as_user postgres "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale) >>"$WORK/$name.log" 2>&1 \
     || { tail -20 "$WORK/$name.log" >&2; die "initdb failed"; }
@@ -166,6 +168,7 @@ start_mariadb() {
   install=$(command -v mariadb-install-db || echo /usr/bin/mariadb-install-db)
   dir="$WORK/$name"
   mkdir -p "$dir/data"
+  chmod a+x "$WORK"
   if [ "$(id -u)" -eq 0 ]; then chown -R mysql: "$dir"; user=(--user=mysql); fi
   # Runs on every start with full rights: the TCP user Tollgate logs in with, and its database.
   cat >"$dir/init.sql" <<SQL
