@@ -59,6 +59,10 @@ public enum UsageDurability
     /// </summary>
     Buffered,
 
-    /// <summary>The answer is held until the usage writer has committed the event: nothing admitted is ever lost.</summary>
+    /// <summary>
+    /// The answer is held until the usage writer has committed the event: nothing admitted is ever lost. On SQLite
+    /// each commit then waits for the WAL's fsync (<c>synchronous=FULL</c>), so power loss loses nothing either;
+    /// PostgreSQL and MySQL commit durably with their default settings.
+    /// </summary>
     Synchronous,
 }

@@ -10,6 +10,17 @@ namespace Tollgate.Tests.Usage;
 
 public sealed class SqliteUsageBatchStoreTests
 {
+    [Theory]
+    [InlineData("Buffered", 1)] // NORMAL: survives a process crash, fast
+    [InlineData("Synchronous", 2)] // FULL: an answered request's row survives power loss too
+    public async Task WriterConnection_SyncsAsTheDurabilityPromises(string durability, long expected)
+    {
+        await using var app = new TollgateApp(settings: new Dictionary<string, string?> { ["Tollgate:Usage:Durability"] = durability });
+        var store = Assert.IsType<SqliteUsageBatchStore>(app.Services.GetRequiredService<IUsageBatchStore>());
+
+        Assert.Equal(expected, await store.SynchronousLevelAsync());
+    }
+
     [Fact]
     public async Task WriteAsync_TwoBatches_StoresRowsAndAddsUpRollupsCountersAndLastUse()
     {
