@@ -279,7 +279,6 @@ internal sealed partial class RedisLimitStore(
     {
         private readonly Lock _gate = new();
         private List<Waiter> _waiting = [];
-        private List<Waiter> _sending = [];
         private bool _inFlight;
 
         // The key strings of the current period and rate window, built once rather than per request. Immutable
@@ -338,55 +337,63 @@ internal sealed partial class RedisLimitStore(
             finally
             {
                 // Whatever arrived during this round trip goes next, on its own (not awaited by this request).
-                _ = SendWaitingAsync(store);
+                SendWaiting(store);
             }
 
             return results[0];
         }
 
-        private async Task SendWaitingAsync(RedisLimitStore store)
+        /// <summary>Sends the checks that wait, if any, as the next script; otherwise the lane is idle again.</summary>
+        private void SendWaiting(RedisLimitStore store)
         {
-            while (true)
+            List<Waiter> batch;
+            lock (_gate)
             {
-                List<Waiter> batch;
-                lock (_gate)
+                if (_waiting.Count == 0)
                 {
-                    if (_waiting.Count == 0)
-                    {
-                        _inFlight = false;
-                        return;
-                    }
-
-                    batch = _waiting;
-                    _waiting = _sending;
-                    _sending = batch;
+                    _inFlight = false;
+                    return;
                 }
 
-                var checks = new Check[batch.Count];
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    checks[i] = batch[i].Check;
-                }
+                batch = _waiting;
+                _waiting = new List<Waiter>(batch.Count);
+            }
 
-                var results = new CheckResult[batch.Count];
-                try
+            _ = SendAsync(store, batch);
+        }
+
+        private async Task SendAsync(RedisLimitStore store, List<Waiter> batch)
+        {
+            var checks = new Check[batch.Count];
+            for (var i = 0; i < batch.Count; i++)
+            {
+                checks[i] = batch[i].Check;
+            }
+
+            var results = new CheckResult[batch.Count];
+            Exception? error = null;
+            try
+            {
+                await store.EvaluateAsync(checks, results);
+            }
+            catch (Exception ex)
+            {
+                error = ex;
+            }
+
+            // The next batch leaves before this one's requests run on, so Redis works on it meanwhile.
+            SendWaiting(store);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                if (error is null)
                 {
-                    await store.EvaluateAsync(checks, results);
-                    for (var i = 0; i < batch.Count; i++)
-                    {
-                        batch[i].Done.TrySetResult(results[i]);
-                    }
+                    batch[i].Done.TrySetResult(results[i]);
                 }
-                catch (Exception ex)
+                else
                 {
                     // Every waiter sees the failure and takes the failure-mode path itself.
-                    foreach (var waiter in batch)
-                    {
-                        waiter.Done.TrySetException(ex);
-                    }
+                    batch[i].Done.TrySetException(error);
                 }
-
-                batch.Clear();
             }
         }
     }
