@@ -29,31 +29,57 @@ internal sealed partial class RedisLimitStore(
     // the rate counter (one tenant's keys share a hash tag: one slot on Redis Cluster); ARGV[3i-2] the quota limit,
     // ARGV[3i-1] the rate limit (0: none), ARGV[3i] the rate counter's TTL in ms. Returns {outcome, used, rateCount}
     // per check; outcome -1 asks the caller to seed the quota counter from the database first.
+    // Each counter is read once (GET on first use) and written once (INCRBY of what the batch added, at the end):
+    // the script runs atomically, so this is the same as a GET and an INCR per check, for a fraction of the work.
+    // redis-cli info commandstats, 64 connections on one tenant: 2.3-2.6 µs of script time per check with a GET and
+    // an INCR per check.
     private const string AcquireScript = """
-        local out = {}
+        local quota, quotaAdded, rate, rateAdded, rateTtl, out = {}, {}, {}, {}, {}, {}
         for i = 1, #KEYS / 2 do
           local quotaKey, rateKey, a = KEYS[2 * i - 1], KEYS[2 * i], 3 * i - 2
-          local used = redis.call('GET', quotaKey)
+          local used = quota[quotaKey]
+          if used == nil then
+            used = redis.call('GET', quotaKey)
+            used = used and tonumber(used) or false
+            quota[quotaKey] = used
+            quotaAdded[quotaKey] = 0
+          end
           if not used then
             out[#out + 1] = -1; out[#out + 1] = 0; out[#out + 1] = 0
           else
-            used = tonumber(used)
             local rateLimit = tonumber(ARGV[a + 1])
-            local rate, outcome = 0, 0
+            local count, outcome = 0, 0
             if used >= tonumber(ARGV[a]) then
               outcome = 2
             elseif rateLimit > 0 then
-              rate = tonumber(redis.call('GET', rateKey) or '0')
-              if rate >= rateLimit then
+              count = rate[rateKey]
+              if count == nil then
+                count = tonumber(redis.call('GET', rateKey) or '0')
+                rateAdded[rateKey] = 0
+              end
+              if count >= rateLimit then
                 outcome = 1
               else
-                rate = redis.call('INCR', rateKey)
-                if rate == 1 then redis.call('PEXPIRE', rateKey, ARGV[a + 2]) end
+                count = count + 1
+                rateAdded[rateKey] = rateAdded[rateKey] + 1
+                rateTtl[rateKey] = ARGV[a + 2]
               end
+              rate[rateKey] = count
             end
-            if outcome == 0 then used = redis.call('INCR', quotaKey) end
-            out[#out + 1] = outcome; out[#out + 1] = used; out[#out + 1] = rate
+            if outcome == 0 then
+              used = used + 1
+              quota[quotaKey] = used
+              quotaAdded[quotaKey] = quotaAdded[quotaKey] + 1
+            end
+            out[#out + 1] = outcome; out[#out + 1] = used; out[#out + 1] = count
           end
+        end
+        for key, n in pairs(quotaAdded) do
+          if n > 0 then redis.call('INCRBY', key, n) end
+        end
+        for key, n in pairs(rateAdded) do
+          -- A rate counter this batch created expires with its window.
+          if n > 0 and redis.call('INCRBY', key, n) == n then redis.call('PEXPIRE', key, rateTtl[key]) end
         end
         return out
         """;

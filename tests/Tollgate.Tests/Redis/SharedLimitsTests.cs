@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -89,6 +90,13 @@ public sealed class SharedLimitsTests(Xunit.Abstractions.ITestOutputHelper outpu
 
         Assert.Equal(100, await SendAsync(cluster, tenant, 300, statuses));
         Assert.Equal(200, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+        // The window's counter expires with it (a second after the window ends), so Redis does not fill up.
+        var rateKey = (await cluster.Redis.CliAsync("KEYS", $"tg:{{t{tenant.Id}}}:r:*")).Trim();
+        Assert.StartsWith($"tg:{{t{tenant.Id}}}:r:3600:", rateKey, StringComparison.Ordinal);
+        var ttl = long.Parse(await cluster.Redis.CliAsync("PTTL", rateKey), CultureInfo.InvariantCulture);
+        Assert.InRange(ttl, 1, 3_601_000);
+        Assert.Equal("100", (await cluster.Redis.CliAsync("GET", rateKey)).Trim());
+
         // Refused by the rate, the 200 requests did not use quota: the shared quota counter says 100 on both.
         await WaitForStoredAsync(cluster.A.Database, tenant.Id, 100);
         foreach (var app in new[] { cluster.A, cluster.B })
