@@ -91,6 +91,7 @@ internal sealed partial class MeteringMiddleware(
         }
 
         var status = StatusCodes.Status500InternalServerError;
+        var queued = true;
         try
         {
             if (decision.Admitted)
@@ -116,8 +117,11 @@ internal sealed partial class MeteringMiddleware(
             else
             {
                 var receipt = new UsageReceipt();
-                await RecordAsync(usageEvent with { Receipt = receipt });
-                await receipt.Stored;
+                queued = await RecordAsync(usageEvent with { Receipt = receipt });
+                if (queued)
+                {
+                    await receipt.Stored;
+                }
             }
         }
 
@@ -125,6 +129,17 @@ internal sealed partial class MeteringMiddleware(
         {
             await using (buffer)
             {
+                if (!queued && !context.Response.HasStarted)
+                {
+                    // The writer has already stopped (a request outliving the server's shutdown grace period): its
+                    // row cannot be stored, so the answer must not leave as if it had been.
+                    context.Response.Clear();
+                    context.Response.Headers.RetryAfter = "1";
+                    await WriteProblemAsync(context, StatusCodes.Status503ServiceUnavailable, "Service Unavailable",
+                        "Tollgate is stopping and could not record this request; retry.");
+                    return;
+                }
+
                 buffer.Position = 0;
                 await buffer.CopyToAsync(body, context.RequestAborted);
             }
@@ -144,16 +159,19 @@ internal sealed partial class MeteringMiddleware(
             decision.Quota.Period,
             decision.Quota.PeriodStart);
 
-    private async ValueTask RecordAsync(UsageEvent usageEvent)
+    /// <summary>Queues the event; false when the writer has already stopped and the event is lost.</summary>
+    private async ValueTask<bool> RecordAsync(UsageEvent usageEvent)
     {
         try
         {
             await usage.RecordAsync(usageEvent);
+            return true;
         }
         catch (System.Threading.Channels.ChannelClosedException)
         {
             // Only after the writer has been told to stop; the server has stopped taking requests by then.
             LogLateEvent(logger, usageEvent.TenantId);
+            return false;
         }
     }
 

@@ -164,6 +164,30 @@ public sealed class SynchronousDurabilityTests
             "SELECT COUNT(*) FROM usage_logs WHERE tenant_id = @t AND outcome = 'QuotaExceeded'", ("@t", tenant.Id)));
     }
 
+    [Fact]
+    public async Task Answer_InSynchronousMode_AfterTheWriterStopped_Is503NotAHang()
+    {
+        var app = new TollgateApp(settings: new Dictionary<string, string?> { ["Tollgate:Usage:Durability"] = "Synchronous" });
+        try
+        {
+            var tenant = await app.CreateTenantAsync(10);
+            using var client = app.TenantClient(tenant.ApiKey);
+            // What a request sees when it outlives the server's shutdown grace period: the queue takes no more events.
+            app.Services.GetRequiredService<UsageQueue>().Complete();
+
+            // Bounded from outside: a request waiting for a commit that never comes must fail the test, not hang it.
+            var response = await Task.Run(() => client.GetAsync("/api/v1/ping")).WaitAsync(TimeSpan.FromSeconds(10));
+
+            await response.ProblemAsync(503);
+            Assert.Equal("1", response.Headers.GetValues("Retry-After").Single());
+        }
+        finally
+        {
+            // A request stuck waiting for a commit would hold the host's stop forever: fail instead of hanging.
+            await Task.Run(async () => await app.DisposeAsync()).WaitAsync(TimeSpan.FromSeconds(30));
+        }
+    }
+
     private sealed class DelayedStore(IUsageBatchStore inner, TimeSpan delay) : IUsageBatchStore
     {
         public async Task WriteAsync(UsageBatch batch, CancellationToken cancellationToken)
