@@ -146,7 +146,7 @@ internal sealed partial class RedisLimitStore(
         {
             try
             {
-                var key = QuotaKey(tenant.Id, policy.QuotaPeriod, periodStart);
+                var key = LaneOf(tenant.Id).QuotaKeyFor(policy.QuotaPeriod, periodStart);
                 var value = await redis.GetDatabase().StringGetAsync(key);
                 var used = value.HasValue ? (long)value : await SeedAsync(key, tenant.Id, policy.QuotaPeriod, periodStart, periodEnd, now, cancellationToken);
                 return new QuotaUsage(used, policy.QuotaLimit, policy.QuotaPeriod, periodStart, periodEnd);
@@ -167,6 +167,8 @@ internal sealed partial class RedisLimitStore(
         fallback.Forget(tenantId);
     }
 
+    private TenantLane LaneOf(long tenantId) => _lanes.GetOrAdd(tenantId, static id => new TenantLane(id));
+
     /// <summary>Key of a tenant's quota counter; the hash tag keeps a tenant's keys in one Redis Cluster slot.</summary>
     internal static string QuotaKey(long tenantId, QuotaPeriod period, DateTime periodStart) =>
         string.Create(CultureInfo.InvariantCulture, $"tg:{{t{tenantId}}}:q:{period}:{new DateTimeOffset(periodStart).ToUnixTimeSeconds()}");
@@ -183,7 +185,7 @@ internal sealed partial class RedisLimitStore(
         var windowSeconds = policy.HasRate ? policy.RateWindowSeconds!.Value : 0;
         var windowTicks = windowSeconds * TimeSpan.TicksPerSecond;
         var windowStart = windowTicks > 0 ? now.Ticks - now.Ticks % windowTicks : 0;
-        var lane = _lanes.GetOrAdd(tenant.Id, static id => new TenantLane(id));
+        var lane = LaneOf(tenant.Id);
         var check = new Check(
             lane.QuotaKeyFor(policy.QuotaPeriod, periodStart),
             lane.RateKeyFor(windowSeconds, windowStart),
