@@ -200,6 +200,14 @@ public sealed class QuotaCounter
 
     /// <summary>Admitted requests stored so far in the period.</summary>
     public long Used { get; set; }
+
+    /// <summary>
+    /// Of <see cref="Used"/>, the requests an instance admitted on its own count while Redis was unreachable and has
+    /// not yet added to the shared counter. A shared counter rebuilt from this row starts at
+    /// <see cref="Used"/> − <see cref="Unshared"/>, and each instance adds its own on recovery: so every admission is
+    /// in the shared count exactly once, whether Redis came back empty or with its data.
+    /// </summary>
+    public long Unshared { get; set; }
 }
 
 /// <summary>The roles of the admin side.</summary>

@@ -79,4 +79,10 @@ public readonly record struct LimitDecision(
 
     /// <summary>Whether a rate limit applies.</summary>
     public bool HasRate => RateLimit > 0;
+
+    /// <summary>
+    /// Admitted on this instance's own count because the shared store (Redis) was unreachable; the instance adds it
+    /// to the shared counter when Redis answers again.
+    /// </summary>
+    public bool Unshared { get; init; }
 }

@@ -56,5 +56,17 @@ internal sealed class QuotaCounterSeedSource(
             .FirstOrDefaultAsync(ct);
     }
 
+    public async ValueTask<long> GetSharedSeedAsync(long tenantId, QuotaPeriod period, DateTime periodStart, CancellationToken ct)
+    {
+        // Always a fresh read: a shared counter is rebuilt long after start, and the unshared part changes as
+        // instances recover.
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+        return await db.QuotaCounters.AsNoTracking()
+            .Where(c => c.TenantId == tenantId && c.Period == period && c.PeriodStart == periodStart)
+            .Select(c => c.Used - c.Unshared)
+            .FirstOrDefaultAsync(ct);
+    }
+
     public void Forget(long tenantId) => _forgotten[tenantId] = 0;
 }

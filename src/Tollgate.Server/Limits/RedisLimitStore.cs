@@ -14,12 +14,15 @@ namespace Tollgate.Limits;
 /// <para>
 /// A missing counter (Redis restarted, evicted or flushed) is rebuilt from the database before more traffic is
 /// admitted. When Redis cannot be reached, <see cref="RedisFailureMode.Open"/> falls back to this instance's own
-/// counts and <see cref="RedisFailureMode.Closed"/> refuses with 503; shared limits resume as soon as Redis answers.
+/// counts and <see cref="RedisFailureMode.Closed"/> refuses with 503. Shared limits resume once Redis answers and
+/// this instance has caught up: what it admitted on its own is added to the shared counters exactly once, whether
+/// Redis kept its data or came back empty (see <see cref="CatchUpCoreAsync"/>).
 /// </para>
 /// </summary>
 internal sealed partial class RedisLimitStore(
     IConnectionMultiplexer redis,
     IQuotaSeedSource seeds,
+    IUnsharedAdmissions unshared,
     InProcessLimitStore fallback,
     TimeProvider time,
     IOptions<TollgateOptions> options,
@@ -33,9 +36,18 @@ internal sealed partial class RedisLimitStore(
     // the script runs atomically, so this is the same as a GET and an INCR per check, for a fraction of the work.
     // redis-cli info commandstats, 64 connections on one tenant: script time per check 2.3-2.6 µs with a GET and an
     // INCR per check, 1.6 µs like this; bench/run redis 0.655-0.667 → 0.705-0.708 of the in-process throughput.
+    //
+    // The last key is this instance's batch marker for the tenant and the last argument the batch's sequence number:
+    // the script leaves "seq:admitted-bits" there, so that after a client-side timeout or a dropped connection the
+    // instance can learn whether the batch ran after all (its admissions are then in Redis although the requests
+    // were decided locally), and a catch-up's tombstone (a higher or equal sequence) keeps a batch that arrives late
+    // from running at all. Returns {-2} for such a batch.
     private const string AcquireScript = """
-        local quota, quotaAdded, rate, rateAdded, rateTtl, out = {}, {}, {}, {}, {}, {}
-        for i = 1, #KEYS / 2 do
+        local marker, seq = KEYS[#KEYS], tonumber(ARGV[#ARGV])
+        local last = redis.call('GET', marker)
+        if last and tonumber(string.match(last, '^%d+')) >= seq then return {-2} end
+        local quota, quotaAdded, rate, rateAdded, rateTtl, out, bits = {}, {}, {}, {}, {}, {}, {}
+        for i = 1, (#KEYS - 1) / 2 do
           local quotaKey, rateKey, a = KEYS[2 * i - 1], KEYS[2 * i], 3 * i - 2
           local used = quota[quotaKey]
           if used == nil then
@@ -45,7 +57,7 @@ internal sealed partial class RedisLimitStore(
             quotaAdded[quotaKey] = 0
           end
           if not used then
-            out[#out + 1] = -1; out[#out + 1] = 0; out[#out + 1] = 0
+            out[#out + 1] = -1; out[#out + 1] = 0; out[#out + 1] = 0; bits[i] = '0'
           else
             local rateLimit = tonumber(ARGV[a + 1])
             local count, outcome = 0, 0
@@ -70,6 +82,9 @@ internal sealed partial class RedisLimitStore(
               used = used + 1
               quota[quotaKey] = used
               quotaAdded[quotaKey] = quotaAdded[quotaKey] + 1
+              bits[i] = '1'
+            else
+              bits[i] = '0'
             end
             out[#out + 1] = outcome; out[#out + 1] = used; out[#out + 1] = count
           end
@@ -81,19 +96,56 @@ internal sealed partial class RedisLimitStore(
           -- A rate counter this batch created expires with its window.
           if n > 0 and redis.call('INCRBY', key, n) == n then redis.call('PEXPIRE', key, rateTtl[key]) end
         end
+        redis.call('SET', marker, seq .. ':' .. table.concat(bits), 'PX', 86400000)
         return out
         """;
 
-    // Adds what this instance admitted on its own while Redis was away, if the shared counter survived.
-    private const string CatchUpScript = """
-        if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], ARGV[1]) end
+    // Settles a batch whose answer never came: returns its admitted bits if it ran, otherwise "" after leaving a
+    // tombstone, so that it cannot run later (a paused or partitioned Redis may still execute what it received).
+    private const string SettleScript = """
+        local last = redis.call('GET', KEYS[1])
+        if last then
+          local lastSeq, bits = string.match(last, '^(%d+):(.*)$')
+          if tonumber(lastSeq) == tonumber(ARGV[1]) then return bits end
+        end
+        redis.call('SET', KEYS[1], ARGV[1] .. ':X', 'PX', 86400000)
+        return ''
+        """;
+
+    // Adds to a quota counter that exists (a negative count takes back what a batch admitted that the requests never
+    // used); 0 when it is missing, and then the caller rebuilds it from the database first if it has to add.
+    private const string AddToQuotaScript = """
+        if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCRBY', KEYS[1], ARGV[1]) return 1 end
         return 0
         """;
 
-    private readonly ConcurrentDictionary<(long TenantId, QuotaPeriod Period, DateTime Start), long> _admittedWhileAway = new();
+    // Adds to a rate window that is still current; a counter this creates expires with its window.
+    private const string AddToRateScript = """
+        local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+        if n == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+        return 1
+        """;
+
+    // How long requests go on deciding locally after Redis failed to answer a catch-up, before the next try; and how
+    // long a catch-up waits for Redis's first answer before leaving the requests to their local counts.
+    private static readonly TimeSpan CatchUpRetry = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan CatchUpProbe = TimeSpan.FromMilliseconds(250);
+
+    // Names this process's batch markers; a restarted instance starts a new sequence under a new name.
+    private readonly string _instance = Guid.NewGuid().ToString("N")[..12];
+
+    // What this instance admitted on its own count while Redis was away, not yet added to the shared counters.
+    private readonly ConcurrentDictionary<(long TenantId, QuotaPeriod Period, DateTime Start), long> _quotaWhileAway = new();
+    private readonly ConcurrentDictionary<(long TenantId, int WindowSeconds, long WindowStartTicks), long> _rateWhileAway = new();
     private readonly ConcurrentDictionary<long, TenantLane> _lanes = new();
+    private readonly Lock _catchUpGate = new();
     private readonly RedisFailureMode _failureMode = options.Value.RedisFailureMode;
+    private readonly ILogger _logger = logger;
     private int _degraded;
+    private int _catchUpNeeded;
+    private int _probing;
+    private long _nextCatchUpTicks;
+    private Task? _catchingUp;
 
     /// <summary>True while Redis is unreachable and this instance uses its own counts (or refuses).</summary>
     public bool Degraded => Volatile.Read(ref _degraded) == 1;
@@ -108,9 +160,14 @@ internal sealed partial class RedisLimitStore(
         {
             try
             {
-                var decision = await AcquireSharedAsync(tenant, now, periodStart, periodEnd, cancellationToken);
-                await RecoveredAsync();
-                return decision;
+                // While this instance has admissions of its own that the shared counters lack, it goes on deciding
+                // locally until a catch-up has added them: no shared check meets a count without them.
+                if (Volatile.Read(ref _catchUpNeeded) == 0 || await CaughtUpAsync())
+                {
+                    var decision = await AcquireSharedAsync(tenant, now, periodStart, periodEnd, cancellationToken);
+                    Recovered();
+                    return decision;
+                }
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
@@ -128,12 +185,21 @@ internal sealed partial class RedisLimitStore(
         }
 
         var local = await fallback.AcquireAsync(tenant, cancellationToken);
-        if (local.Admitted)
+        if (!local.Admitted)
         {
-            _admittedWhileAway.AddOrUpdate((tenant.Id, policy.QuotaPeriod, periodStart), 1, static (_, n) => n + 1);
+            return local;
         }
 
-        return local;
+        _quotaWhileAway.AddOrUpdate((tenant.Id, local.Quota.Period, local.Quota.PeriodStart), 1, static (_, n) => n + 1);
+        if (local.HasRate)
+        {
+            var windowStart = local.RateResetAt.Ticks - local.RateWindowSeconds * TimeSpan.TicksPerSecond;
+            _rateWhileAway.AddOrUpdate((tenant.Id, local.RateWindowSeconds, windowStart), 1, static (_, n) => n + 1);
+        }
+
+        // Set after the count, so a catch-up that starts later sees it (one that already took the counts runs again).
+        Volatile.Write(ref _catchUpNeeded, 1);
+        return local with { Unshared = true };
     }
 
     public async ValueTask<QuotaUsage> PeekAsync(TenantContext tenant, CancellationToken cancellationToken = default)
@@ -146,6 +212,11 @@ internal sealed partial class RedisLimitStore(
         {
             try
             {
+                if (Volatile.Read(ref _catchUpNeeded) != 0 && !await CaughtUpAsync())
+                {
+                    return await fallback.PeekAsync(tenant, cancellationToken);
+                }
+
                 var key = LaneOf(tenant.Id).QuotaKeyFor(policy.QuotaPeriod, periodStart);
                 var value = await redis.GetDatabase().StringGetAsync(key);
                 var used = value.HasValue ? (long)value : await SeedAsync(key, tenant.Id, policy.QuotaPeriod, periodStart, periodEnd, now, cancellationToken);
@@ -163,7 +234,12 @@ internal sealed partial class RedisLimitStore(
 
     public void Forget(long tenantId)
     {
-        _lanes.TryRemove(tenantId, out _);
+        // A lane with a batch still to settle stays: dropping it would lose what the batch may have counted.
+        if (_lanes.TryGetValue(tenantId, out var lane) && !lane.HasUnanswered)
+        {
+            _lanes.TryRemove(tenantId, out _);
+        }
+
         fallback.Forget(tenantId);
     }
 
@@ -209,11 +285,12 @@ internal sealed partial class RedisLimitStore(
             rateLimit > 0 ? new DateTime(windowStart + windowTicks, DateTimeKind.Utc) : default);
     }
 
-    /// <summary>Runs <see cref="AcquireScript"/> for checks of one tenant, in order.</summary>
-    private async Task EvaluateAsync(IReadOnlyList<Check> checks, CheckResult[] results)
+    /// <summary>Runs <see cref="AcquireScript"/> for checks of one tenant, in order, as the lane's next batch.</summary>
+    private async Task EvaluateAsync(TenantLane lane, IReadOnlyList<Check> checks, CheckResult[] results)
     {
-        var keys = new RedisKey[checks.Count * 2];
-        var values = new RedisValue[checks.Count * 3];
+        var sequence = lane.BeginBatch(checks);
+        var keys = new RedisKey[checks.Count * 2 + 1];
+        var values = new RedisValue[checks.Count * 3 + 1];
         for (var i = 0; i < checks.Count; i++)
         {
             var check = checks[i];
@@ -224,7 +301,28 @@ internal sealed partial class RedisLimitStore(
             values[3 * i + 2] = check.RateTtlMilliseconds;
         }
 
-        var reply = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(AcquireScript, keys, values))!;
+        keys[^1] = lane.MarkerKey(_instance);
+        values[^1] = sequence;
+        RedisResult[] reply;
+        try
+        {
+            reply = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(AcquireScript, keys, values))!;
+        }
+        catch
+        {
+            // No answer: the batch may have run or may still run. Until a catch-up settles it, this tenant's checks
+            // are decided locally, so there is never more than one such batch per tenant.
+            lane.Unanswered(sequence);
+            Volatile.Write(ref _catchUpNeeded, 1);
+            throw;
+        }
+
+        lane.Answered();
+        if (reply.Length == 1)
+        {
+            throw new RedisException("A batch was refused by its marker: a catch-up settled a later one first.");
+        }
+
         for (var i = 0; i < checks.Count; i++)
         {
             results[i] = new CheckResult((int)reply[3 * i], (long)reply[3 * i + 1], (int)reply[3 * i + 2]);
@@ -233,12 +331,14 @@ internal sealed partial class RedisLimitStore(
 
     /// <summary>
     /// Puts the stored count of the period into Redis when the counter is missing. SET NX: when several instances
-    /// seed at once, the first wins and the others count on top of it.
+    /// seed at once, the first wins and the others count on top of it. The stored count leaves out what instances
+    /// admitted on their own while Redis was away and have not added yet: each adds its own when it catches up, so
+    /// an admission is never in the counter twice (the seed and the catch-up) nor missing.
     /// </summary>
     private async Task<long> SeedAsync(
         RedisKey key, long tenantId, QuotaPeriod period, DateTime periodStart, DateTime periodEnd, DateTime now, CancellationToken ct)
     {
-        var stored = await seeds.GetUsedAsync(tenantId, period, periodStart, ct);
+        var stored = await seeds.GetSharedSeedAsync(tenantId, period, periodStart, ct);
         var db = redis.GetDatabase();
         if (await db.StringSetAsync(key, stored, TimeSpan.FromSeconds(QuotaTtlSeconds(periodEnd, now)), When.NotExists))
         {
@@ -260,20 +360,11 @@ internal sealed partial class RedisLimitStore(
         }
     }
 
-    private async Task RecoveredAsync()
+    private void Recovered()
     {
         if (Volatile.Read(ref _degraded) == 0 || Interlocked.Exchange(ref _degraded, 0) == 0)
         {
             return;
-        }
-
-        var db = redis.GetDatabase();
-        foreach (var ((tenantId, period, start), count) in _admittedWhileAway)
-        {
-            if (_admittedWhileAway.TryRemove((tenantId, period, start), out var n) && n > 0)
-            {
-                await db.ScriptEvaluateAsync(CatchUpScript, [QuotaKey(tenantId, period, start)], [n]);
-            }
         }
 
         // The local counts were only for the outage; a later outage starts again from the database.
@@ -281,11 +372,183 @@ internal sealed partial class RedisLimitStore(
         LogRedisBack(logger);
     }
 
+    /// <summary>
+    /// True once this instance's own admissions are in the shared counters. Waits for a catch-up that is running;
+    /// otherwise starts one in the background (unless one failed within the last second) and answers false, so the
+    /// request is decided locally rather than held while Redis may still be unreachable.
+    /// </summary>
+    private async ValueTask<bool> CaughtUpAsync()
+    {
+        var running = Volatile.Read(ref _catchingUp);
+        if (running is { IsCompleted: false })
+        {
+            await running;
+            return Volatile.Read(ref _catchUpNeeded) == 0;
+        }
+
+        if (time.GetUtcNow().UtcTicks >= Interlocked.Read(ref _nextCatchUpTicks) && Interlocked.CompareExchange(ref _probing, 1, 0) == 0)
+        {
+            _ = ProbeThenCatchUpAsync();
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Asks Redis for a PING first, with a short limit: while it does not answer, requests keep deciding locally
+    /// without waiting. Once it answers, the catch-up runs and requests wait for it (a few round trips).
+    /// </summary>
+    private async Task ProbeThenCatchUpAsync()
+    {
+        try
+        {
+            try
+            {
+                await redis.GetDatabase().PingAsync().WaitAsync(CatchUpProbe, time);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                RetryCatchUpLater();
+                return;
+            }
+
+            Task catchUp;
+            lock (_catchUpGate)
+            {
+                catchUp = CatchUpCoreAsync();
+                _catchingUp = catchUp;
+            }
+
+            await catchUp;
+        }
+        finally
+        {
+            Volatile.Write(ref _probing, 0);
+        }
+    }
+
+    private void RetryCatchUpLater() => Interlocked.Exchange(ref _nextCatchUpTicks, (time.GetUtcNow() + CatchUpRetry).UtcTicks);
+
+    /// <summary>
+    /// Makes the shared counters hold exactly what this instance admitted while they could not be reached, whether
+    /// Redis kept its data (a partition, a client-side timeout) or came back empty (a restart, a failover to an empty
+    /// replica, FLUSHALL):
+    /// <list type="number">
+    /// <item>Batches whose answer never came are settled by their marker: one that ran had its admissions counted in
+    /// Redis although its requests were decided locally, so they are taken back; one that did not run is kept from
+    /// running later.</item>
+    /// <item>The local admissions are added to the quota counter when it exists. A missing counter is rebuilt first
+    /// from the database, whose seed leaves out every instance's admissions not yet shared (<c>quota_counters.unshared</c>),
+    /// so nothing is counted twice; the database is then told they are shared.</item>
+    /// <item>Local counts of rate windows that are still current are added to them.</item>
+    /// </list>
+    /// Never throws: on failure what is left stays for the next try, a second later.
+    /// </summary>
+    private async Task CatchUpCoreAsync()
+    {
+        // Cleared first: an admission made locally from here on sets it again, and is caught up by the next run.
+        Volatile.Write(ref _catchUpNeeded, 0);
+        var db = redis.GetDatabase();
+        var now = time.GetUtcNow().UtcDateTime;
+        try
+        {
+            foreach (var lane in _lanes.Values)
+            {
+                await lane.SettleAsync(this, db);
+            }
+
+            foreach (var key in _quotaWhileAway.Keys)
+            {
+                if (!_quotaWhileAway.TryRemove(key, out var count))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    await AddToQuotaAsync(db, key.TenantId, key.Period, key.Start, count, now);
+                }
+                catch
+                {
+                    _quotaWhileAway.AddOrUpdate(key, count, (_, n) => n + count);
+                    throw;
+                }
+
+                unshared.MarkShared(key.TenantId, key.Period, key.Start, count);
+                LogCaughtUp(logger, key.TenantId, key.Period, count);
+            }
+
+            foreach (var key in _rateWhileAway.Keys)
+            {
+                if (!_rateWhileAway.TryRemove(key, out var count)
+                    || key.WindowStartTicks + key.WindowSeconds * TimeSpan.TicksPerSecond <= now.Ticks)
+                {
+                    continue; // A window that has ended limits nothing any more.
+                }
+
+                try
+                {
+                    await db.ScriptEvaluateAsync(
+                        AddToRateScript,
+                        [RateKey(key.TenantId, key.WindowSeconds, key.WindowStartTicks)],
+                        [count, key.WindowSeconds * 1000L + 1000]);
+                }
+                catch
+                {
+                    _rateWhileAway.AddOrUpdate(key, count, (_, n) => n + count);
+                    throw;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            Volatile.Write(ref _catchUpNeeded, 1);
+            RetryCatchUpLater();
+            LogCatchUpFailed(logger, ex);
+        }
+    }
+
+    private async Task AddToQuotaAsync(IDatabase db, long tenantId, QuotaPeriod period, DateTime start, long count, DateTime now)
+    {
+        var key = QuotaKey(tenantId, period, start);
+        if ((int)await db.ScriptEvaluateAsync(AddToQuotaScript, [key], [count]) == 1)
+        {
+            return;
+        }
+
+        // Redis came back without the counter: rebuild it from the database (which leaves out this instance's
+        // unshared admissions), then add them.
+        await SeedAsync(key, tenantId, period, start, QuotaPeriods.NextStart(period, start), now, CancellationToken.None);
+        if ((int)await db.ScriptEvaluateAsync(AddToQuotaScript, [key], [count]) != 1)
+        {
+            throw new RedisException("The quota counter vanished again while it was being caught up.");
+        }
+    }
+
+    /// <summary>Takes back what a batch that ran unanswered admitted: its requests were decided locally instead.</summary>
+    private static async Task TakeBackAsync(IDatabase db, Dictionary<RedisKey, long> admitted)
+    {
+        foreach (var (key, count) in admitted)
+        {
+            // A counter that is gone holds nothing to take back; a rebuilt one never had these.
+            await db.ScriptEvaluateAsync(AddToQuotaScript, [key], [-count]);
+        }
+    }
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Redis is unreachable; limits are now {Mode}: Open = per-instance counts, Closed = 503")]
     private static partial void LogRedisLost(ILogger logger, Exception? exception, RedisFailureMode mode);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis answers again; limits are shared again")]
     private static partial void LogRedisBack(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not add this instance's own counts to Redis yet; retrying in a second")]
+    private static partial void LogCatchUpFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Settled batch {Sequence} of tenant {TenantId} that got no answer from Redis: it {Result}")]
+    private static partial void LogSettled(ILogger logger, long tenantId, long sequence, string result);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Added {Count} requests admitted while Redis was away to the shared {Period} counter of tenant {TenantId}")]
+    private static partial void LogCaughtUp(ILogger logger, long tenantId, QuotaPeriod period, long count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Rebuilt the {Period} counter of tenant {TenantId} in Redis from the database: {Used}")]
     private static partial void LogSeeded(ILogger logger, long tenantId, QuotaPeriod period, long used);
@@ -313,6 +576,76 @@ internal sealed partial class RedisLimitStore(
         // records swapped whole, so a reader never sees a key paired with another period's start.
         private QuotaKeyCache? _quotaKey;
         private RateKeyCache? _rateKey;
+        private string? _markerKey;
+
+        // Batches are numbered so that their marker in Redis tells which one ran last. At most one batch is in
+        // flight, so these are only touched by one batch at a time.
+        private long _sequence;
+        private IReadOnlyList<Check>? _sending;
+        private Unanswered? _unanswered;
+
+        /// <summary>True while a batch that got no answer waits to be settled by a catch-up.</summary>
+        public bool HasUnanswered => Volatile.Read(ref _unanswered) is not null;
+
+        /// <summary>This instance's marker key for the tenant (in the tenant's hash slot).</summary>
+        public RedisKey MarkerKey(string instance)
+        {
+            return _markerKey ??= string.Create(CultureInfo.InvariantCulture, $"tg:{{t{tenantId}}}:m:{instance}");
+        }
+
+        /// <summary>Numbers the next batch; refuses while an unanswered one is not settled.</summary>
+        public long BeginBatch(IReadOnlyList<Check> checks)
+        {
+            if (HasUnanswered)
+            {
+                throw new RedisException("An earlier batch of this tenant got no answer from Redis and is not settled yet.");
+            }
+
+            _sending = checks;
+            return ++_sequence;
+        }
+
+        public void Answered() => _sending = null;
+
+        public void Unanswered(long sequence)
+        {
+            Volatile.Write(ref _unanswered, new Unanswered(sequence, _sending ?? []));
+            _sending = null;
+        }
+
+        /// <summary>
+        /// Learns from the marker whether the unanswered batch ran. If it did, its admissions are in Redis although
+        /// its requests were decided locally (and counted there): they are taken back. If not, a tombstone keeps it
+        /// from running later.
+        /// </summary>
+        public async Task SettleAsync(RedisLimitStore store, IDatabase db)
+        {
+            if (Volatile.Read(ref _unanswered) is not { } unanswered)
+            {
+                return;
+            }
+
+            var bits = (string?)await db.ScriptEvaluateAsync(SettleScript, [MarkerKey(store._instance)], [unanswered.Sequence]) ?? "";
+            var admitted = new Dictionary<RedisKey, long>();
+            for (var i = 0; i < bits.Length && i < unanswered.Checks.Count; i++)
+            {
+                if (bits[i] != '1')
+                {
+                    continue;
+                }
+
+                var check = unanswered.Checks[i];
+                admitted[check.QuotaKey] = admitted.GetValueOrDefault(check.QuotaKey) + 1;
+                if (check.RateLimit > 0)
+                {
+                    admitted[check.RateKey] = admitted.GetValueOrDefault(check.RateKey) + 1;
+                }
+            }
+
+            await TakeBackAsync(db, admitted);
+            LogSettled(store._logger, tenantId, unanswered.Sequence, bits.Length == 0 ? "did not run" : $"ran; its admissions ({bits.Count(b => b == '1')}) were taken back");
+            Volatile.Write(ref _unanswered, null);
+        }
 
         public RedisKey QuotaKeyFor(QuotaPeriod period, DateTime start)
         {
@@ -360,7 +693,7 @@ internal sealed partial class RedisLimitStore(
             var results = new CheckResult[1];
             try
             {
-                await store.EvaluateAsync([check], results);
+                await store.EvaluateAsync(this, [check], results);
             }
             finally
             {
@@ -402,7 +735,7 @@ internal sealed partial class RedisLimitStore(
             Exception? error = null;
             try
             {
-                await store.EvaluateAsync(checks, results);
+                await store.EvaluateAsync(this, checks, results);
             }
             catch (Exception ex)
             {
@@ -426,6 +759,8 @@ internal sealed partial class RedisLimitStore(
             }
         }
     }
+
+    private sealed record Unanswered(long Sequence, IReadOnlyList<Check> Checks);
 
     private sealed record QuotaKeyCache(QuotaPeriod Period, DateTime Start, RedisKey Key);
 

@@ -157,7 +157,10 @@ internal sealed partial class MeteringMiddleware(
             (long)Stopwatch.GetElapsedTime(started).TotalMicroseconds,
             decision.Outcome,
             decision.Quota.Period,
-            decision.Quota.PeriodStart);
+            decision.Quota.PeriodStart)
+        {
+            Unshared = decision.Unshared,
+        };
 
     /// <summary>Queues the event; false when the writer has already stopped and the event is lost.</summary>
     private async ValueTask<bool> RecordAsync(UsageEvent usageEvent)

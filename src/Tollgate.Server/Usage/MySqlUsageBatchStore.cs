@@ -108,13 +108,15 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
         var quota = UsageBatchLockOrder.QuotaIncrements(batch);
         if (quota.Length > 0)
         {
-            var values = new RowValues("INSERT INTO quota_counters (tenant_id, period, period_start, used) VALUES ", quota.Length * 64);
-            foreach (var (key, used) in quota)
+            var values = new RowValues("INSERT INTO quota_counters (tenant_id, period, period_start, used, unshared) VALUES ", quota.Length * 80);
+            foreach (var (key, increment) in quota)
             {
-                values.StartRow().Number(key.TenantId).Text(EnumNames.Of(key.Period)).Time(key.PeriodStart).Number(used).EndRow();
+                values.StartRow().Number(key.TenantId).Text(EnumNames.Of(key.Period)).Time(key.PeriodStart)
+                    .Number(increment.Used).Number(increment.Unshared).EndRow();
             }
 
-            await ExecuteAsync(connection, tx, values, " ON DUPLICATE KEY UPDATE used = used + VALUES(used)", ct);
+            await ExecuteAsync(connection, tx, values,
+                " ON DUPLICATE KEY UPDATE used = used + VALUES(used), unshared = unshared + VALUES(unshared)", ct);
         }
 
         if (batch.KeysLastUsed.Count > 0)

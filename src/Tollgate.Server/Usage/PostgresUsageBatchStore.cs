@@ -21,9 +21,10 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
         "FROM STDIN (FORMAT BINARY)";
 
     private const string UpsertQuota =
-        "INSERT INTO quota_counters (tenant_id, period, period_start, used) " +
-        "SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::bigint[]) " +
-        "ON CONFLICT (tenant_id, period, period_start) DO UPDATE SET used = quota_counters.used + excluded.used";
+        "INSERT INTO quota_counters (tenant_id, period, period_start, used, unshared) " +
+        "SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[]) " +
+        "ON CONFLICT (tenant_id, period, period_start) DO UPDATE " +
+        "SET used = quota_counters.used + excluded.used, unshared = quota_counters.unshared + excluded.unshared";
 
     private const string UpdateKeys =
         "UPDATE api_keys AS k SET last_used_at = v.ts " +
@@ -75,7 +76,8 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
             command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = Array.ConvertAll(rows, r => r.Key.TenantId) });
             command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Array.ConvertAll(rows, r => EnumNames.Of(r.Key.Period)) });
             command.Parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = Array.ConvertAll(rows, r => AsUtc(r.Key.PeriodStart)) });
-            command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = Array.ConvertAll(rows, r => r.Value) });
+            command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = Array.ConvertAll(rows, r => r.Value.Used) });
+            command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = Array.ConvertAll(rows, r => r.Value.Unshared) });
             await command.ExecuteNonQueryAsync(ct);
         }
 

@@ -26,8 +26,8 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
     private const string UpsertQuotaSql =
-        "INSERT INTO quota_counters (tenant_id, period, period_start, used) VALUES (?1, ?2, ?3, ?4) " +
-        "ON CONFLICT (tenant_id, period, period_start) DO UPDATE SET used = used + excluded.used";
+        "INSERT INTO quota_counters (tenant_id, period, period_start, used, unshared) VALUES (?1, ?2, ?3, ?4, ?5) " +
+        "ON CONFLICT (tenant_id, period, period_start) DO UPDATE SET used = used + excluded.used, unshared = unshared + excluded.unshared";
 
     private const string UpdateKeySql =
         "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)";
@@ -117,12 +117,13 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
         }
 
         var quota = statements.UpsertQuota;
-        foreach (var (key, count) in batch.QuotaIncrements)
+        foreach (var (key, increment) in batch.QuotaIncrements)
         {
             quota.Bind(1, key.TenantId);
             quota.Bind(2, EnumNames.Of(key.Period));
             quota.Bind(3, key.PeriodStart, text);
-            quota.Bind(4, count);
+            quota.Bind(4, increment.Used);
+            quota.Bind(5, increment.Unshared);
             quota.Execute();
         }
 

@@ -10,7 +10,7 @@ public sealed class UsageBatch
 {
     private readonly List<UsageEvent> _events;
     private readonly Dictionary<RollupKey, RollupValues> _rollups = [];
-    private readonly Dictionary<QuotaKey, long> _quota = [];
+    private readonly Dictionary<QuotaKey, QuotaIncrement> _quota = [];
     private readonly Dictionary<long, DateTime> _keysLastUsed = [];
 
     /// <summary>Creates an empty batch.</summary>
@@ -22,8 +22,8 @@ public sealed class UsageBatch
     /// <summary>Roll-up increments by minute bucket.</summary>
     public IReadOnlyDictionary<RollupKey, RollupValues> Rollups => _rollups;
 
-    /// <summary>Admitted requests by tenant and quota period.</summary>
-    public IReadOnlyDictionary<QuotaKey, long> QuotaIncrements => _quota;
+    /// <summary>Admitted requests by tenant and quota period, and what changes in their unshared part.</summary>
+    public IReadOnlyDictionary<QuotaKey, QuotaIncrement> QuotaIncrements => _quota;
 
     /// <summary>Latest use of each key in the batch.</summary>
     public IReadOnlyDictionary<long, DateTime> KeysLastUsed => _keysLastUsed;
@@ -50,13 +50,24 @@ public sealed class UsageBatch
         if (e.Outcome == LimitOutcome.Admitted)
         {
             var quotaKey = new QuotaKey(e.TenantId, e.QuotaPeriod, e.QuotaPeriodStart);
-            _quota[quotaKey] = _quota.GetValueOrDefault(quotaKey) + 1;
+            var increment = _quota.GetValueOrDefault(quotaKey);
+            _quota[quotaKey] = new QuotaIncrement(increment.Used + 1, increment.Unshared + (e.Unshared ? 1 : 0));
         }
 
         if (!_keysLastUsed.TryGetValue(e.ApiKeyId, out var last) || last < e.Timestamp)
         {
             _keysLastUsed[e.ApiKeyId] = e.Timestamp;
         }
+    }
+
+    /// <summary>
+    /// Records that admissions counted as unshared have since been added to the shared counter (Redis): the
+    /// stored <c>unshared</c> goes down by <paramref name="count"/>, <c>used</c> stays.
+    /// </summary>
+    public void AddShared(QuotaKey key, long count)
+    {
+        var increment = _quota.GetValueOrDefault(key);
+        _quota[key] = increment with { Unshared = increment.Unshared - count };
     }
 
     /// <summary>Empties the batch for reuse.</summary>
@@ -91,6 +102,11 @@ public sealed class RollupValues
     /// <summary>Requests per latency bucket (see <see cref="LatencyHistogram"/>).</summary>
     public long[] Histogram { get; } = new long[LatencyHistogram.BucketCount];
 }
+
+/// <summary>What a batch adds to one quota counter row.</summary>
+/// <param name="Used">Admitted requests to add.</param>
+/// <param name="Unshared">Change of the unshared part: + admissions made while Redis was away, − those since shared.</param>
+public readonly record struct QuotaIncrement(long Used, long Unshared);
 
 /// <summary>The identity of a quota counter row.</summary>
 /// <param name="TenantId">Tenant.</param>

@@ -16,7 +16,7 @@ internal static class UsageBatchLockOrder
     }
 
     /// <summary>The batch's quota increments, sorted by their key.</summary>
-    public static KeyValuePair<QuotaKey, long>[] QuotaIncrements(UsageBatch batch)
+    public static KeyValuePair<QuotaKey, QuotaIncrement>[] QuotaIncrements(UsageBatch batch)
     {
         var rows = batch.QuotaIncrements.ToArray();
         Array.Sort(rows, static (a, b) =>

@@ -34,6 +34,12 @@ public readonly record struct UsageEvent(
     /// <summary>Refused by a limit.</summary>
     public bool IsRejected => Outcome != LimitOutcome.Admitted;
 
+    /// <summary>
+    /// Admitted on this instance's own count while the shared limit store (Redis) was unreachable, so not yet in the
+    /// shared counter; stored as <c>quota_counters.unshared</c> until the instance adds it there.
+    /// </summary>
+    public bool Unshared { get; init; }
+
     /// <summary>Completed by the writer once the event is stored; only set in synchronous durability.</summary>
     public UsageReceipt? Receipt { get; init; }
 }

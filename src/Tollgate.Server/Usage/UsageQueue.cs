@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Tollgate.Limits;
 using Microsoft.Extensions.Options;
 
 namespace Tollgate.Usage;
@@ -7,9 +9,10 @@ namespace Tollgate.Usage;
 /// The bounded queue between the request path and the <see cref="UsageWriter"/>: many writers, one reader.
 /// When full, producers wait (<see cref="BoundedChannelFullMode.Wait"/>) — nothing is dropped.
 /// </summary>
-public sealed class UsageQueue : IUsageSink
+public sealed class UsageQueue : IUsageSink, IUnsharedAdmissions
 {
     private readonly Channel<UsageEvent> _channel;
+    private readonly ConcurrentQueue<(QuotaKey Key, long Count)> _shared = new();
 
     /// <summary>Creates the queue with the configured capacity.</summary>
     public UsageQueue(IOptions<UsageOptions> options)
@@ -34,6 +37,26 @@ public sealed class UsageQueue : IUsageSink
     /// <inheritdoc />
     public ValueTask RecordAsync(UsageEvent usageEvent) =>
         _channel.Writer.TryWrite(usageEvent) ? default : _channel.Writer.WriteAsync(usageEvent);
+
+    /// <summary>
+    /// Queues the news that <paramref name="count"/> unshared admissions are in the shared counter now; the writer
+    /// stores it with its next batch (the order against the events themselves does not matter: both are additions).
+    /// </summary>
+    public void MarkShared(long tenantId, QuotaPeriod period, DateTime periodStart, long count) =>
+        _shared.Enqueue((new QuotaKey(tenantId, period, periodStart), count));
+
+    /// <summary>Moves what <see cref="MarkShared"/> queued into the batch; true when there was any.</summary>
+    internal bool TakeShared(UsageBatch batch)
+    {
+        var any = false;
+        while (_shared.TryDequeue(out var item))
+        {
+            batch.AddShared(item.Key, item.Count);
+            any = true;
+        }
+
+        return any;
+    }
 
     /// <summary>Accepts no more events; the writer stops once it has stored what is queued.</summary>
     internal void Complete() => _channel.Writer.TryComplete();

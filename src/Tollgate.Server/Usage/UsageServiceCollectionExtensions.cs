@@ -12,6 +12,7 @@ public static class UsageServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<UsageQueue>();
         services.TryAddSingleton<IUsageSink>(sp => sp.GetRequiredService<UsageQueue>());
+        services.TryAddSingleton<Limits.IUnsharedAdmissions>(sp => sp.GetRequiredService<UsageQueue>());
         services.TryAddSingleton<LiveUsageTracker>();
         services.TryAddSingleton<ILiveUsageView>(sp => sp.GetRequiredService<LiveUsageTracker>());
         services.AddMetrics();

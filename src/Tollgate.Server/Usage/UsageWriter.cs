@@ -62,6 +62,8 @@ public sealed partial class UsageWriter(
                 live.Record(e);
             }
 
+            queue.TakeShared(batch);
+
             await WriteWithRetryAsync(batch);
             foreach (var e in batch.Events)
             {
@@ -76,6 +78,12 @@ public sealed partial class UsageWriter(
             {
                 await Task.Delay(flushInterval, time, _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
+        }
+
+        // News of shared counts that came with no event after them still goes in before the stop.
+        if (queue.TakeShared(batch))
+        {
+            await WriteWithRetryAsync(batch);
         }
     }
 

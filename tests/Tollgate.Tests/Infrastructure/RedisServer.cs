@@ -65,12 +65,30 @@ public sealed class RedisServer : IAsyncDisposable
     {
         if (_process is { HasExited: false })
         {
+            // A paused server must be able to die.
+            await ResumeAsync();
             _process.Kill(entireProcessTree: true);
             await _process.WaitForExitAsync();
         }
 
         _process?.Dispose();
         _process = null;
+    }
+
+    /// <summary>
+    /// Freezes the server (SIGSTOP) without closing its connections: a partition in which Redis keeps its data and
+    /// runs what it received once <see cref="ResumeAsync"/> lets it go on.
+    /// </summary>
+    public Task PauseAsync() => SignalAsync("STOP");
+
+    /// <summary>Lets a paused server go on (SIGCONT).</summary>
+    public Task ResumeAsync() => SignalAsync("CONT");
+
+    private async Task SignalAsync(string signal)
+    {
+        var pid = _process?.Id ?? throw new InvalidOperationException("The server is not running.");
+        using var kill = Process.Start("/bin/kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        await kill.WaitForExitAsync();
     }
 
     /// <summary>Runs redis-cli against this server (FLUSHALL, GET, …).</summary>

@@ -188,6 +188,9 @@ public sealed class InProcessLimitStoreTests
             return new(Values.GetValueOrDefault((tenantId, period, periodStart)));
         }
 
+        public ValueTask<long> GetSharedSeedAsync(long tenantId, QuotaPeriod period, DateTime periodStart, CancellationToken ct) =>
+            throw new InvalidOperationException("The in-process store never asks for a shared seed.");
+
         public void Forget(long tenantId) => Forgotten.Add(tenantId);
     }
 }

@@ -32,12 +32,29 @@ public sealed class UsageBatchTests
         Assert.Equal(4, batch.Rollups.Count);
 
         // Refused requests are logged but never counted against the quota.
-        Assert.Equal(3, batch.QuotaIncrements[new QuotaKey(1, QuotaPeriod.Month, Month)]);
-        Assert.Equal(1, batch.QuotaIncrements[new QuotaKey(2, QuotaPeriod.Month, Month)]);
+        Assert.Equal(new QuotaIncrement(3, 0), batch.QuotaIncrements[new QuotaKey(1, QuotaPeriod.Month, Month)]);
+        Assert.Equal(new QuotaIncrement(1, 0), batch.QuotaIncrements[new QuotaKey(2, QuotaPeriod.Month, Month)]);
         Assert.Equal(t0.AddSeconds(30), batch.KeysLastUsed[10]);
 
         batch.Clear();
         Assert.Equal(0, batch.Count);
         Assert.Empty(batch.Rollups);
+    }
+
+    [Fact]
+    public void Add_CountsAdmissionsMadeWhileRedisWasAwayAsUnshared_AndAddSharedTakesThemBack()
+    {
+        var batch = new UsageBatch();
+        var t0 = new DateTime(2026, 11, 29, 10, 15, 5, DateTimeKind.Utc);
+        batch.Add(Event(1, 10, t0));
+        batch.Add(Event(1, 10, t0) with { Unshared = true });
+        batch.Add(Event(1, 10, t0, status: 429, outcome: LimitOutcome.QuotaExceeded) with { Unshared = true });
+        var key = new QuotaKey(1, QuotaPeriod.Month, Month);
+        Assert.Equal(new QuotaIncrement(2, 1), batch.QuotaIncrements[key]);
+
+        batch.AddShared(key, 5);
+        Assert.Equal(new QuotaIncrement(2, -4), batch.QuotaIncrements[key]);
+        batch.AddShared(new QuotaKey(2, QuotaPeriod.Day, Month), 3);
+        Assert.Equal(new QuotaIncrement(0, -3), batch.QuotaIncrements[new QuotaKey(2, QuotaPeriod.Day, Month)]);
     }
 }

@@ -228,6 +228,10 @@ namespace Tollgate.Data.Migrations.MySql
                         .HasColumnType("datetime(6)")
                         .HasColumnName("period_start");
 
+                    b.Property<long>("Unshared")
+                        .HasColumnType("bigint")
+                        .HasColumnName("unshared");
+
                     b.Property<long>("Used")
                         .HasColumnType("bigint")
                         .HasColumnName("used");

@@ -239,6 +239,10 @@ namespace Tollgate.Data.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("period_start");
 
+                    b.Property<long>("Unshared")
+                        .HasColumnType("bigint")
+                        .HasColumnName("unshared");
+
                     b.Property<long>("Used")
                         .HasColumnType("bigint")
                         .HasColumnName("used");

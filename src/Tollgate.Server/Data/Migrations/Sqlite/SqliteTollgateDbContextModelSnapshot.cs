@@ -226,6 +226,10 @@ namespace Tollgate.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("period_start");
 
+                    b.Property<long>("Unshared")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("unshared");
+
                     b.Property<long>("Used")
                         .HasColumnType("INTEGER")
                         .HasColumnName("used");

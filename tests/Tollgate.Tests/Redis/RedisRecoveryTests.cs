@@ -1,0 +1,224 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+using Tollgate.Tests.Infrastructure;
+
+namespace Tollgate.Tests.Redis;
+
+/// <summary>
+/// Redis goes away under concurrent load on two instances and comes back, empty or with its data: afterwards the
+/// shared count of every instance equals the admitted requests stored, none counted twice, none missing.
+/// </summary>
+public sealed class RedisRecoveryTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    [Fact]
+    public async Task RedisRestartedEmptyUnderLoad_SharedCountEqualsTheAdmittedRows_OnBothInstances()
+    {
+        await using var cluster = await TwoInstances.StartAsync();
+        var tenant = await cluster.A.CreateTenantAsync(10_000_000);
+        await using var load = Load.Start(cluster, tenant);
+
+        await load.UntilAdmittedAsync(500);
+        await cluster.Redis.StopAsync();
+        var atStop = load.Admitted;
+        await load.UntilAdmittedAsync(atStop + 1000, atLeast: TimeSpan.FromSeconds(1));
+        var whileAway = load.Admitted - atStop;
+        // Back empty (no persistence): every counter must be rebuilt, and what each instance admitted on its own
+        // added once.
+        await cluster.Redis.StartAgainAsync();
+        await WaitConnectedAsync(cluster.A, cluster.B);
+        var atReturn = load.Admitted;
+        await load.UntilAdmittedAsync(atReturn + 1000);
+        var admitted = await load.StopAsync();
+        output.WriteLine($"admitted {admitted}: {atStop} before the stop, {whileAway} while Redis was down, {admitted - atReturn} after it came back");
+
+        await AssertExactAsync(cluster, tenant, admitted);
+    }
+
+    [Fact]
+    public async Task RedisFrozenUnderLoad_KeepsItsData_SharedCountEqualsTheAdmittedRows_OnBothInstances()
+    {
+        await using var cluster = await TwoInstances.StartAsync();
+        var tenant = await cluster.A.CreateTenantAsync(10_000_000);
+        await using var load = Load.Start(cluster, tenant);
+
+        await load.UntilAdmittedAsync(500);
+        // A partition: the connections stay open, nothing is answered, and what Redis received runs when it goes on,
+        // although the instances gave up on it (client-side timeout) and decided those requests themselves.
+        await cluster.Redis.PauseAsync();
+        var atPause = load.Admitted;
+        await load.UntilAdmittedAsync(atPause + 1000, atLeast: TimeSpan.FromSeconds(3));
+        await cluster.Redis.ResumeAsync();
+        var atResume = load.Admitted;
+        await load.UntilAdmittedAsync(atResume + 1000, atLeast: TimeSpan.FromSeconds(1));
+        var admitted = await load.StopAsync();
+        output.WriteLine($"admitted {admitted}: {atPause} before the pause, {atResume - atPause} during it, {admitted - atResume} after");
+
+        await AssertExactAsync(cluster, tenant, admitted);
+    }
+
+    [Fact]
+    public async Task RateWindow_RedisRestartedEmpty_KeepsWhatWasAdmittedLocallyInTheWindow()
+    {
+        await using var cluster = await TwoInstances.StartAsync();
+        // An hour's window: the test never straddles two.
+        var tenant = await cluster.A.CreateTenantAsync(1_000_000, rate: new { limit = 100, windowSeconds = 3600 });
+        using var onA = cluster.A.TenantClient(tenant.ApiKey);
+        using var onB = cluster.B.TenantClient(tenant.ApiKey);
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await onA.GetAsync("/api/v1/ping")).StatusCode);
+        }
+
+        await cluster.Redis.StopAsync();
+        for (var i = 0; i < 30; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await onB.GetAsync("/api/v1/ping")).StatusCode);
+        }
+
+        await cluster.Redis.StartAgainAsync();
+        await WaitConnectedAsync(cluster.A, cluster.B);
+        // B's 30 go back into the (now empty) window; A's 10 died with the old server: 100 - 30 are left, whether
+        // B decides the first of them locally (while its catch-up starts) or through Redis.
+        var admitted = 0;
+        for (var i = 0; i < 200; i++)
+        {
+            using var response = await onB.GetAsync("/api/v1/ping");
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+                break;
+            }
+
+            admitted++;
+        }
+
+        Assert.Equal(70, admitted);
+        Assert.False(cluster.B.Services.GetRequiredService<Tollgate.Limits.RedisLimitStore>().Degraded);
+    }
+
+    /// <summary>
+    /// The stored rows, the stored counter and the shared counter seen by both instances all equal the 2xx the
+    /// clients received; after a graceful stop nothing is left marked unshared.
+    /// </summary>
+    private static async Task AssertExactAsync(TwoInstances cluster, TestTenant tenant, long admitted)
+    {
+        var rows = await WaitForAsync(admitted, () => cluster.A.Database.ScalarAsync(
+            "SELECT COUNT(*) FROM usage_logs WHERE tenant_id = @t AND outcome = 'Admitted'", ("@t", tenant.Id)));
+        Assert.Equal(admitted, rows);
+        Assert.Equal(admitted, await cluster.A.Database.ScalarAsync("SELECT SUM(used) FROM quota_counters WHERE tenant_id = @t", ("@t", tenant.Id)));
+        foreach (var app in new[] { cluster.A, cluster.B })
+        {
+            using var client = app.TenantClient(tenant.ApiKey);
+            var used = await WaitForAsync(admitted, async () =>
+                (await (await client.GetAsync("/api/v1/usage")).ReadJsonAsync()).GetProperty("used").GetInt64());
+            Assert.Equal(admitted, used);
+        }
+
+        await cluster.A.DisposeAsync();
+        await cluster.B.DisposeAsync();
+        Assert.Equal(0, await cluster.A.Database.ScalarAsync("SELECT SUM(unshared) FROM quota_counters WHERE tenant_id = @t", ("@t", tenant.Id)));
+    }
+
+    /// <summary>Polls until the value is the expected one (the writer and the catch-up run a moment later), or 15 s.</summary>
+    private static async Task<long> WaitForAsync(long expected, Func<Task<long>> read)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        long value;
+        while ((value = await read()) != expected && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        return value;
+    }
+
+    private static async Task WaitConnectedAsync(params TollgateApp[] apps)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        foreach (var app in apps)
+        {
+            var redis = app.Services.GetRequiredService<IConnectionMultiplexer>();
+            while (!redis.IsConnected)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "Tollgate did not reconnect to Redis within 30 s");
+                await Task.Delay(50);
+            }
+        }
+    }
+
+    /// <summary>32 clients, half on each instance, pinging as fast as they can until stopped; counts the 2xx.</summary>
+    private sealed class Load : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly ConcurrentBag<HttpStatusCode> _failures = [];
+        private readonly HttpClient[] _clients;
+        private readonly Task _run;
+        private long _admitted;
+
+        private Load(TwoInstances cluster, TestTenant tenant)
+        {
+            _clients = Enumerable.Range(0, 32).Select(i => (i % 2 == 0 ? cluster.A : cluster.B).TenantClient(tenant.ApiKey)).ToArray();
+            _run = Task.WhenAll(_clients.Select(client => Task.Run(() => LoopAsync(client))));
+        }
+
+        public long Admitted => Interlocked.Read(ref _admitted);
+
+        public static Load Start(TwoInstances cluster, TestTenant tenant) => new(cluster, tenant);
+
+        public async Task UntilAdmittedAsync(long count, TimeSpan atLeast = default)
+        {
+            var watch = Stopwatch.StartNew();
+            while (Admitted < count || watch.Elapsed < atLeast)
+            {
+                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), $"only {Admitted} admitted after 60 s; failures: {string.Join(", ", _failures.Take(5))}");
+                Assert.True(_failures.IsEmpty, $"a request failed: {string.Join(", ", _failures.Take(5))}");
+                await Task.Delay(20);
+            }
+        }
+
+        /// <summary>Stops the clients and waits for the answers in flight; returns the 2xx received.</summary>
+        public async Task<long> StopAsync()
+        {
+            await _stop.CancelAsync();
+            await _run;
+            Assert.True(_failures.IsEmpty, $"requests failed: {string.Join(", ", _failures.GroupBy(s => s).Select(g => $"{g.Count()} x {g.Key}"))}");
+            return Admitted;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_stop.IsCancellationRequested)
+            {
+                await _stop.CancelAsync();
+                await _run.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
+            foreach (var client in _clients)
+            {
+                client.Dispose();
+            }
+
+            _stop.Dispose();
+        }
+
+        private async Task LoopAsync(HttpClient client)
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                // Not cancelled mid-request: an answer the server sent must be counted, or rows would outnumber it.
+                using var response = await client.GetAsync("/api/v1/ping", CancellationToken.None);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    Interlocked.Increment(ref _admitted);
+                }
+                else
+                {
+                    _failures.Add(response.StatusCode);
+                }
+            }
+        }
+    }
+}
