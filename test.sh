@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the suites need: real servers and tools, never mocks.
-PACKAGES=(redis-server chromium postgresql mariadb-server)
+PACKAGES=(redis-server chromium postgresql mariadb-server prometheus)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

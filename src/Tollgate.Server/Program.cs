@@ -17,6 +17,7 @@ builder.Services.AddTollgateUsage();
 builder.Services.AddTollgateRedis(builder.Configuration);
 builder.Services.AddTollgateAdmin();
 builder.Services.AddTollgateOperations();
+builder.Services.AddTollgateTelemetry(builder.Configuration);
 
 var app = builder.Build();
 

@@ -24,6 +24,7 @@ internal sealed partial class RedisLimitStore(
     IQuotaSeedSource seeds,
     IUnsharedAdmissions unshared,
     InProcessLimitStore fallback,
+    LimitMetrics metrics,
     TimeProvider time,
     IOptions<TollgateOptions> options,
     ILogger<RedisLimitStore> logger) : ILimitStore
@@ -164,7 +165,10 @@ internal sealed partial class RedisLimitStore(
                 // locally until a catch-up has added them: no shared check meets a count without them.
                 if (Volatile.Read(ref _catchUpNeeded) == 0 || await CaughtUpAsync())
                 {
+                    // A child of the request's span when a tracer listens; null (and free) otherwise.
+                    using var activity = LimitMetrics.Source.StartActivity("tollgate.limits.redis");
                     var decision = await AcquireSharedAsync(tenant, now, periodStart, periodEnd, cancellationToken);
+                    activity?.SetTag("tollgate.outcome", decision.Outcome.ToString());
                     Recovered();
                     return decision;
                 }
@@ -304,12 +308,15 @@ internal sealed partial class RedisLimitStore(
         keys[^1] = lane.MarkerKey(_instance);
         values[^1] = sequence;
         RedisResult[] reply;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             reply = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(AcquireScript, keys, values))!;
+            metrics.ScriptDone(started, answered: true);
         }
         catch
         {
+            metrics.ScriptDone(started, answered: false);
             // No answer: the batch may have run or may still run. Until a catch-up settles it, this tenant's checks
             // are decided locally, so there is never more than one such batch per tenant.
             lane.Unanswered(sequence);

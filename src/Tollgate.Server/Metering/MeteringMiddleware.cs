@@ -21,12 +21,15 @@ internal sealed partial class MeteringMiddleware(
     IUsageSink usage,
     IOptions<UsageOptions> usageOptions,
     TimeProvider time,
+    System.Diagnostics.Metrics.IMeterFactory meters,
+    IOptions<Operations.TelemetryOptions> telemetry,
     ILogger<MeteringMiddleware> logger)
 {
     /// <summary>The header tenants send their key in.</summary>
     public const string ApiKeyHeader = "X-API-KEY";
 
     private readonly bool _synchronous = usageOptions.Value.Durability == UsageDurability.Synchronous;
+    private readonly MeteringMetrics _metrics = new(meters, telemetry.Value);
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -44,6 +47,7 @@ internal sealed partial class MeteringMiddleware(
             : await keys.FindAsync(headerValues.ToString(), context.RequestAborted);
         if (lookup.Caller is not { } caller)
         {
+            _metrics.Decided(context, MeteringDecision.Unauthorized);
             await WriteProblemAsync(context, StatusCodes.Status401Unauthorized, "Unauthorized", lookup.Result switch
             {
                 KeyLookupResult.Missing => $"Send your API key in the {ApiKeyHeader} header.",
@@ -56,6 +60,7 @@ internal sealed partial class MeteringMiddleware(
 
         if (caller.Tenant.Status == TenantStatus.Suspended)
         {
+            _metrics.Decided(context, MeteringDecision.Suspended, caller.Tenant.Id);
             await WriteProblemAsync(context, StatusCodes.Status403Forbidden, "Forbidden", "This tenant is suspended.");
             return;
         }
@@ -74,11 +79,18 @@ internal sealed partial class MeteringMiddleware(
         }
         catch (LimitStoreUnavailableException ex)
         {
+            _metrics.Decided(context, MeteringDecision.Unavailable, caller.Tenant.Id);
             context.Response.Headers.RetryAfter = "1";
             await WriteProblemAsync(context, StatusCodes.Status503ServiceUnavailable, "Service Unavailable", ex.Message);
             return;
         }
 
+        _metrics.Decided(context, decision.Outcome switch
+        {
+            LimitOutcome.Admitted => MeteringDecision.Admitted,
+            LimitOutcome.RateLimited => MeteringDecision.Rate,
+            _ => MeteringDecision.Quota,
+        }, caller.Tenant.Id);
         var now = time.GetUtcNow().UtcDateTime;
         RateLimitHeaders.Write(context.Response.Headers, decision, now);
         // Synchronous durability: the answer is buffered and only sent once its usage event is committed, so a

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
-using OpenTelemetry.Metrics;
 using Tollgate.Data;
 
 namespace Tollgate.Operations;
@@ -24,9 +23,6 @@ public static class OperationsExtensions
         services.AddHealthChecks().AddDbContextCheck<TollgateDbContext>("database", tags: [ReadyTag]);
         services.AddOpenApi();
         services.TryAddSingleton<TollgateMetrics>();
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(TollgateMetrics.MeterName)
-            .AddPrometheusExporter());
         services.ConfigureHttpJsonOptions(o =>
             o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         return services;

@@ -32,6 +32,7 @@ public static class RedisServiceCollectionExtensions
         services.AddSingleton<IConnectionMultiplexer>(multiplexer);
 
         services.AddSingleton<InProcessLimitStore>();
+        services.TryAddSingleton<LimitMetrics>();
         services.AddSingleton<RedisLimitStore>();
         services.Replace(ServiceDescriptor.Singleton<ILimitStore>(sp => sp.GetRequiredService<RedisLimitStore>()));
 

@@ -12,12 +12,14 @@ namespace Tollgate.Usage;
 public sealed class UsageQueue : IUsageSink, IUnsharedAdmissions
 {
     private readonly Channel<UsageEvent> _channel;
+    private readonly int _capacity;
     private readonly ConcurrentQueue<(QuotaKey Key, long Count)> _shared = new();
 
     /// <summary>Creates the queue with the configured capacity.</summary>
     public UsageQueue(IOptions<UsageOptions> options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        _capacity = options.Value.QueueCapacity;
         _channel = Channel.CreateBounded<UsageEvent>(new BoundedChannelOptions(options.Value.QueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
@@ -30,6 +32,16 @@ public sealed class UsageQueue : IUsageSink, IUnsharedAdmissions
 
     /// <summary>Events waiting to be written.</summary>
     public int Count => _channel.Reader.Count;
+
+    /// <summary>Events the queue holds before producers wait.</summary>
+    public int Capacity => _capacity;
+
+    /// <summary>How long the oldest waiting event has waited; zero when none waits.</summary>
+    public TimeSpan OldestAge(TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        return _channel.Reader.TryPeek(out var oldest) ? time.GetUtcNow().UtcDateTime - oldest.Timestamp : TimeSpan.Zero;
+    }
 
     /// <summary>The reading side, for the writer.</summary>
     internal ChannelReader<UsageEvent> Reader => _channel.Reader;

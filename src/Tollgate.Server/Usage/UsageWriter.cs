@@ -63,15 +63,22 @@ public sealed partial class UsageWriter(
             }
 
             queue.TakeShared(batch);
+            var writeStarted = time.GetTimestamp();
+            using (var activity = UsageTracing.Source.StartActivity("tollgate.usage.write"))
+            {
+                activity?.SetTag("tollgate.usage.batch.size", batch.Count);
+                await WriteWithRetryAsync(batch);
+            }
 
-            await WriteWithRetryAsync(batch);
+            var took = time.GetElapsedTime(writeStarted);
+
             foreach (var e in batch.Events)
             {
                 e.Receipt?.Complete();
             }
 
             Interlocked.Add(ref _written, batch.Count);
-            metrics.Stored(batch);
+            metrics.Stored(batch, took);
             var full = batch.Count >= batchSize;
             batch.Clear();
             if (!full && flushInterval > TimeSpan.Zero)

@@ -94,10 +94,24 @@ public sealed class TollgateApp : WebApplicationFactory<Program>
         });
     }
 
+    /// <summary>The real listener's address once <see cref="StartOnKestrel"/> ran; the clients below then use it.</summary>
+    public Uri? KestrelAddress { get; private set; }
+
+    /// <summary>Serves on a real Kestrel port on loopback (for clients outside the process: a browser, Prometheus).</summary>
+    public Uri StartOnKestrel()
+    {
+        UseKestrel(0);
+        StartServer();
+        var address = Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
+        KestrelAddress = new Uri($"http://127.0.0.1:{new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)).Port}");
+        return KestrelAddress;
+    }
+
     /// <summary>A client with a super admin session.</summary>
     public async Task<HttpClient> AdminClientAsync()
     {
-        var client = CreateClient(new WebApplicationFactoryClientOptions { HandleCookies = true, AllowAutoRedirect = false });
+        var client = NewClient(handleCookies: true);
         var response = await client.PostAsJsonAsync("/api/auth/login", new { username = "admin", password = AdminPassword });
         response.EnsureSuccessStatusCode();
         return client;
@@ -106,7 +120,7 @@ public sealed class TollgateApp : WebApplicationFactory<Program>
     /// <summary>A client that sends a tenant's API key.</summary>
     public HttpClient TenantClient(string apiKey)
     {
-        var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var client = NewClient(handleCookies: false);
         client.DefaultRequestHeaders.Add("X-API-KEY", apiKey);
         return client;
     }
@@ -134,6 +148,10 @@ public sealed class TollgateApp : WebApplicationFactory<Program>
         Database.ReleaseConnections();
         GC.SuppressFinalize(this);
     }
+
+    private HttpClient NewClient(bool handleCookies) => KestrelAddress is { } address
+        ? new HttpClient(new HttpClientHandler { UseCookies = handleCookies, AllowAutoRedirect = false }) { BaseAddress = address }
+        : CreateClient(new WebApplicationFactoryClientOptions { HandleCookies = handleCookies, AllowAutoRedirect = false });
 
     private sealed record IdDto(long Id);
 
