@@ -15,6 +15,8 @@ BENCH_QUOTA=1000000000000
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-bench.XXXXXX")
 STARTED=()
+# The pid of each server by the name it was started with, for its CPU per request.
+declare -A PIDS=()
 USED_PORTS=" "
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -122,6 +124,7 @@ start_tollgate() {
       "--Tollgate:Admin:Password=$ADMIN_PASSWORD" "$@") >>"$WORK/$name.log" 2>&1 &
   SERVER_PID=$!
   STARTED+=("$SERVER_PID")
+  PIDS[$name]=$SERVER_PID
   wait_http "http://127.0.0.1:$port/healthz" 90 || { tail -20 "$WORK/$name.log" >&2; die "$name did not start"; }
 }
 
@@ -200,6 +203,7 @@ start_baseline() {
       --urls "http://127.0.0.1:$port") >>"$WORK/$name.log" 2>&1 &
   SERVER_PID=$!
   STARTED+=("$SERVER_PID")
+  PIDS[$name]=$SERVER_PID
   wait_http "http://127.0.0.1:$port/api/v1/ping" 60 || { tail -20 "$WORK/$name.log" >&2; die "$name did not start"; }
 }
 
@@ -271,21 +275,32 @@ children_ticks() {
       printf "%d", t * 100}' "$file")
 }
 
+# Ticks (1/100 s) of user and system CPU one process has used so far.
+process_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
 # run_wrk URL SECONDS [CONNECTIONS] [THREADS]: the WRK line of bench/wrk/report.lua on stdout, plus other=N: the
 # percentage of the machine that processes other than wrk and this run's servers used meanwhile (someone else's
 # build, say), so that a disturbed run can be told from a slow server. The key or cookie comes from TG_API_KEY /
-# TG_COOKIE in the environment.
+# TG_COOKIE in the environment. With MEASURE_PID set, also cpu_us=N: that server's CPU time (user + system, from
+# /proc/PID/stat) per request answered, which does not depend on wrk sharing the cores the way req/s does.
 run_wrk() {
-  local out machine0 machine1 servers0 servers1 wrk0 wrk1
+  local out machine0 machine1 servers0 servers1 wrk0 wrk1 pid0=0 pid1=0
+  [ -n "${MEASURE_PID:-}" ] && pid0=$(process_ticks "$MEASURE_PID")
   machine0=$(machine_ticks); servers0=$(servers_ticks); children_ticks; wrk0=$CHILD_TICKS
   out=$(wrk -t"${4:-$THREADS}" -c"${3:-$CONNECTIONS}" -d"${2}s" --timeout 10s -s "$BENCH_DIR/wrk/report.lua" "$1" 2>&1) \
     || { echo "$out" >&2; die "wrk failed on $1"; }
   machine1=$(machine_ticks); servers1=$(servers_ticks); children_ticks; wrk1=$CHILD_TICKS
-  local other
+  [ -n "${MEASURE_PID:-}" ] && pid1=$(process_ticks "$MEASURE_PID")
+  local other cpu=""
   other=$(awk -v m0="$machine0" -v m1="$machine1" -v s=$((servers1 - servers0)) -v w=$((wrk1 - wrk0)) 'BEGIN {
     split(m0, a, " "); split(m1, b, " "); total = b[2] - a[2]; busy = b[1] - a[1] - s - w;
     printf "%d", (total > 0 && busy > 0 ? 100 * busy / total : 0)}')
-  echo "$(grep '^WRK ' <<<"$out" | tail -1) other=$other"
+  local line
+  line=$(grep '^WRK ' <<<"$out" | tail -1)
+  if [ -n "${MEASURE_PID:-}" ]; then
+    cpu=" cpu_us=$(awk -v t=$((pid1 - pid0)) -v n="$(field "$line" requests)" 'BEGIN {printf "%.1f", (n > 0 ? t * 10000 / n : 0)}')"
+  fi
+  echo "$line other=$other$cpu"
 }
 
 # field LINE NAME: the value of NAME=value in a WRK/INGEST line.
