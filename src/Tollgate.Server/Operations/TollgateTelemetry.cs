@@ -23,6 +23,13 @@ public static class TollgateTelemetry
     /// <summary>Tollgate's activity sources, one per feature.</summary>
     public static readonly string[] ActivitySources = [Limits.LimitMetrics.ActivitySourceName, Usage.UsageTracing.ActivitySourceName];
 
+    /// <summary>
+    /// The framework's meters on <c>/metrics</c>: request duration and active requests (hosting), connections
+    /// (Kestrel), unhandled exceptions (diagnostics), outgoing calls (HttpClient, the gateway's upstream).
+    /// </summary>
+    public static readonly string[] FrameworkMeters =
+        ["Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Diagnostics", "System.Net.Http"];
+
     /// <summary>This process's <c>service.instance.id</c>: one per start, as several instances run side by side.</summary>
     public static readonly string InstanceId = Guid.NewGuid().ToString();
 
@@ -43,7 +50,10 @@ public static class TollgateTelemetry
                 metrics.AddMeter(Meters);
                 if (options.FrameworkMetrics)
                 {
-                    metrics.AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddRuntimeInstrumentation();
+                    // The framework's meters by name rather than AddAspNetCoreInstrumentation(), which also listens
+                    // to routing and memory-pool counters that record several times per request and tell an operator
+                    // little (bench/run telemetry: see docs/benchmarks.md for what each costs per request).
+                    metrics.AddMeter(FrameworkMeters).AddRuntimeInstrumentation();
                 }
 
                 metrics.AddPrometheusExporter();
