@@ -3,6 +3,7 @@ using Tollgate.Tests.Infrastructure;
 
 namespace Tollgate.Tests.Operations;
 
+[Collection(MetricsCollection.Name)]
 public sealed class OperationsTests(SharedApp shared) : IClassFixture<SharedApp>
 {
     private readonly TollgateApp _app = shared.App;

@@ -12,6 +12,7 @@ using Tollgate.Tests.Infrastructure;
 namespace Tollgate.Tests.Operations;
 
 /// <summary>Metrics scraped by a real Prometheus, the operator kit in docs/operations, and the spans of a request.</summary>
+[Collection(MetricsCollection.Name)]
 public sealed partial class TelemetryTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly string Docs = Path.Combine(RepositoryRoot(), "docs", "operations");
