@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
@@ -54,13 +55,31 @@ public sealed class SecurityBrowserTests(BrowserFixture fixture) : IClassFixture
     {
         var tenant = await fixture.CreateTenantAsync(quota: 1000);
         var page = await NewPageAsync(signedIn: true);
-        var port = new Uri(fixture.BaseUrl).Port;
-        var attacker = $"http://127.0.0.1:{(port == 65535 ? port - 1 : port + 1)}";
         var target = $"{fixture.BaseUrl}/api/admin/tenants/{tenant.Id}/keys";
-        // The attacker's page is served by the browser itself (no server needed): same host, another port, so the
-        // admin's SameSite=Strict cookie goes along with its requests.
-        await page.RouteAsync(attacker + "/**", route => route.FulfillAsync(new() { ContentType = "text/html", Body = "<!doctype html><title>attacker</title>" }));
-        await page.GotoAsync(attacker + "/attack.html");
+        // The attacker's page, served by a real listener on another port of the same host: the admin's
+        // SameSite=Strict cookie goes along with its requests (same site, another origin).
+        using var attacker = new HttpListener();
+        var attackerUrl = $"http://127.0.0.1:{FreePort.Next()}/";
+        attacker.Prefixes.Add(attackerUrl);
+        attacker.Start();
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                while (attacker.IsListening)
+                {
+                    var context = await attacker.GetContextAsync();
+                    context.Response.ContentType = "text/html";
+                    await context.Response.OutputStream.WriteAsync("<!doctype html><title>attacker</title>"u8.ToArray());
+                    context.Response.Close();
+                }
+            }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
+            {
+                // The listener stopped at the end of the test.
+            }
+        });
+        await page.GotoAsync(attackerUrl + "attack.html");
         var outcomes = await page.EvaluateAsync<string[]>(
             """
             async (target) => {
