@@ -223,7 +223,7 @@ internal static class TenantsApi
     }
 
     private static async Task<Results<Created<CreatedKeyDto>, ValidationProblem, ProblemHttpResult>> CreateKeyAsync(
-        long id, CreateKeyRequest? request, HttpContext http, TollgateDbContext db, TimeProvider time, CancellationToken ct)
+        long id, CreateKeyRequest? request, HttpContext http, TollgateDbContext db, IChangeFeed changes, TimeProvider time, CancellationToken ct)
     {
         if (await FindVisibleAsync(db, http, id, ct) is null)
         {
@@ -254,6 +254,7 @@ internal static class TenantsApi
             await tx.CommitAsync(ct);
         }
 
+        await changes.KeyCreatedAsync(KeyHash.FromBytes(entity.Hash), ct);
         return TypedResults.Created($"/api/admin/tenants/{id}/keys/{entity.Id}", new CreatedKeyDto(entity.Id, entity.Name, entity.Start, key));
     }
 
@@ -337,7 +338,8 @@ internal static class TenantsApi
             await tx.CommitAsync(ct);
         }
 
-        // Every instance forgets the old key, so its next use reads the new expiry.
+        // Every instance learns the new key and forgets the old one, so its next use reads the new expiry.
+        await changes.KeyCreatedAsync(KeyHash.FromBytes(entity.Hash), ct);
         await changes.KeyRevokedAsync(KeyHash.FromBytes(old.Hash), ct);
         return TypedResults.Created($"/api/admin/tenants/{id}/keys/{entity.Id}", new CreatedKeyDto(entity.Id, entity.Name, entity.Start, key));
     }
