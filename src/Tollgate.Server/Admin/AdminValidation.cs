@@ -74,6 +74,18 @@ internal static class AdminValidation
         return visible;
     }
 
+    /// <summary>An optional time that must lie ahead of <paramref name="now"/>, in UTC.</summary>
+    public static DateTime? FutureTime(DateTime? value, DateTime now, Dictionary<string, string[]> errors, string field)
+    {
+        var utc = value?.ToUniversalTime();
+        if (utc <= now)
+        {
+            errors[field] = ["The time must be in the future."];
+        }
+
+        return utc;
+    }
+
     /// <summary>A password an admin sets: 12 to 1024 characters.</summary>
     public static void Password(string? value, Dictionary<string, string[]> errors, string field = "password")
     {

@@ -233,11 +233,7 @@ internal static class TenantsApi
         var errors = new Dictionary<string, string[]>();
         var name = string.IsNullOrWhiteSpace(request?.Name) ? "default" : AdminValidation.Name(request.Name, errors);
         var now = time.GetUtcNow().UtcDateTime;
-        var expiresAt = request?.ExpiresAt?.ToUniversalTime();
-        if (expiresAt <= now)
-        {
-            errors["expiresAt"] = ["The expiry must be in the future."];
-        }
+        var expiresAt = AdminValidation.FutureTime(request?.ExpiresAt, now, errors, "expiresAt");
 
         if (errors.Count > 0)
         {
@@ -303,11 +299,7 @@ internal static class TenantsApi
         }
 
         var now = time.GetUtcNow().UtcDateTime;
-        var expiresAt = request?.ExpiresAt?.ToUniversalTime();
-        if (expiresAt <= now)
-        {
-            errors["expiresAt"] = ["The expiry must be in the future."];
-        }
+        var expiresAt = AdminValidation.FutureTime(request?.ExpiresAt, now, errors, "expiresAt");
 
         if (errors.Count > 0)
         {
