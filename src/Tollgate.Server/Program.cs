@@ -28,7 +28,7 @@ app.UseTollgateMetering();
 // docs/benchmarks.md): authentication and authorization run only for endpoints outside the metering pipeline.
 app.UseWhen(
     context => context.GetEndpoint()?.Metadata.GetMetadata<MeteringMetadata>() is null,
-    admin => admin.UseAuthentication().UseAuthorization());
+    admin => admin.UseTollgateAdmin());
 app.UseStaticFiles();
 
 app.MapTenantApi();

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Tollgate.Data;
 using Tollgate.Limits;
 
@@ -6,12 +7,13 @@ namespace Tollgate.Admin;
 /// <summary>A quota in the admin API: <c>{"limit":1000,"period":"Month"}</c>.</summary>
 /// <param name="Limit">Admitted requests per period.</param>
 /// <param name="Period">Minute, Hour, Day or Month.</param>
-public sealed record QuotaDto(long Limit, QuotaPeriod Period);
+/// <remarks>Both members are required: a quota without its period once became a quota per minute.</remarks>
+public sealed record QuotaDto([property: JsonRequired] long Limit, [property: JsonRequired] QuotaPeriod Period);
 
 /// <summary>A rate in the admin API: <c>{"limit":50,"windowSeconds":1}</c>.</summary>
 /// <param name="Limit">Requests per window.</param>
 /// <param name="WindowSeconds">Window length in seconds.</param>
-public sealed record RateDto(int Limit, int WindowSeconds);
+public sealed record RateDto([property: JsonRequired] int Limit, [property: JsonRequired] int WindowSeconds);
 
 /// <summary>A plan.</summary>
 /// <param name="Id">Plan id.</param>
@@ -144,3 +146,39 @@ public sealed record DashboardDto(DateTime GeneratedAt, IReadOnlyList<DashboardT
 /// <param name="TenantId">Tenant concerned.</param>
 /// <param name="Details">JSON details.</param>
 public sealed record AuditDto(long Id, DateTime Timestamp, string Actor, string Action, string Target, long? TenantId, string? Details);
+
+/// <summary>An admin account in the admins API.</summary>
+/// <param name="Id">Admin id.</param>
+/// <param name="Username">Login name.</param>
+/// <param name="Role">SuperAdmin, TenantAdmin or Viewer.</param>
+/// <param name="TenantId">The one tenant of a tenant admin or viewer; null = all tenants.</param>
+public sealed record AdminDto(long Id, string Username, AdminRole Role, long? TenantId)
+{
+    /// <summary>Maps an entity.</summary>
+    public static AdminDto From(Data.Admin a) => new(a.Id, a.Username, a.Role, a.TenantId);
+}
+
+/// <summary>Answer of <c>POST /api/admin/admins</c>: the account, and its password when Tollgate generated it (shown once).</summary>
+/// <param name="Id">Admin id.</param>
+/// <param name="Username">Login name.</param>
+/// <param name="Role">Role.</param>
+/// <param name="TenantId">Tenant, or null.</param>
+/// <param name="Password">The generated password, or null when the request gave one.</param>
+public sealed record CreatedAdminDto(long Id, string Username, AdminRole Role, long? TenantId, string? Password);
+
+/// <summary>Body of <c>POST /api/admin/admins</c>.</summary>
+/// <param name="Username">Login name.</param>
+/// <param name="Role">Role.</param>
+/// <param name="TenantId">Tenant (required for a tenant admin, optional for a viewer, absent for a super admin).</param>
+/// <param name="Password">Optional password (12 to 1024 characters); generated when absent.</param>
+public sealed record CreateAdminRequest(string? Username, AdminRole? Role, long? TenantId, string? Password);
+
+/// <summary>Body of <c>POST /api/auth/password</c>.</summary>
+/// <param name="CurrentPassword">The password in use.</param>
+/// <param name="NewPassword">The new one, 12 to 1024 characters.</param>
+public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword);
+
+/// <summary>Body of <c>POST /api/admin/tenants/{id}/keys/{keyId}/rotate</c>.</summary>
+/// <param name="GracePeriodSeconds">How long the old key keeps working, 0 to 2,592,000 (30 days). Default 3600.</param>
+/// <param name="ExpiresAt">Optional expiry of the new key (UTC).</param>
+public sealed record RotateKeyRequest(int? GracePeriodSeconds, DateTime? ExpiresAt);

@@ -12,8 +12,23 @@ public static class AdminServiceCollectionExtensions
     {
         services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section).ValidateOnStart();
         services.AddOptions<TollgateOptions>().BindConfiguration(TollgateOptions.Section).ValidateOnStart();
+        services.AddOptions<AdminSessionOptions>().BindConfiguration(AdminSessionOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<LoginThrottleOptions>().BindConfiguration(LoginThrottleOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<DemoData>();
         services.AddSingleton<IStartupSeeder, AdminSeeder>();
+        services.AddSingleton<AdminSessionStore>();
+        services.AddSingleton<LoginThrottle>();
+        services.AddScoped<AdminAccounts>();
+        services.AddScoped<AuditQuery>();
+        services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, ReadOnlyViewerRequirement>();
+        services.AddOptions<CookieAuthenticationOptions>(CookieAuthenticationDefaults.AuthenticationScheme)
+            .Configure<AdminSessionStore, Microsoft.Extensions.Options.IOptions<AdminSessionOptions>>((options, store, session) =>
+            {
+                // The cookie holds only a session key; the session itself, and the decision whether it still
+                // stands (idle timeout, logout, password or role change, deletion), is the store's.
+                options.SessionStore = store;
+                options.ExpireTimeSpan = session.Value.AbsoluteLifetime;
+            });
 
         services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
             .AddCookie(options =>
@@ -22,9 +37,10 @@ public static class AdminServiceCollectionExtensions
                 options.Cookie.HttpOnly = true;
                 // Strict keeps the session cookie off cross-site requests: the admin API's CSRF defence.
                 options.Cookie.SameSite = SameSiteMode.Strict;
+                // Secure whenever the request is HTTPS, also behind a TLS proxy when ASPNETCORE_FORWARDEDHEADERS_ENABLED is true.
                 options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
-                options.ExpireTimeSpan = TimeSpan.FromHours(8);
-                options.SlidingExpiration = true;
+                // The idle timeout is the session store's: the cookie itself never slides.
+                options.SlidingExpiration = false;
                 options.LoginPath = "/login";
                 options.AccessDeniedPath = "/login";
                 // JSON routes answer 401/403 problem+json; pages redirect to the login page.
@@ -32,12 +48,16 @@ public static class AdminServiceCollectionExtensions
                     ? WriteProblemAsync(context.HttpContext, StatusCodes.Status401Unauthorized, "Unauthorized", "Log in first: POST /api/auth/login.")
                     : Redirect(context);
                 options.Events.OnRedirectToAccessDenied = context => IsApi(context.Request)
-                    ? WriteProblemAsync(context.HttpContext, StatusCodes.Status403Forbidden, "Forbidden", "This needs a super admin.")
+                    ? WriteProblemAsync(context.HttpContext, StatusCodes.Status403Forbidden, "Forbidden", "Your role may not do this.")
                     : Redirect(context);
             });
         services.AddAuthorizationBuilder()
-            .AddPolicy(AdminPolicies.Admin, p => p.RequireAuthenticatedUser().RequireRole(nameof(AdminRole.SuperAdmin), nameof(AdminRole.TenantAdmin)))
-            .AddPolicy(AdminPolicies.SuperAdmin, p => p.RequireAuthenticatedUser().RequireRole(nameof(AdminRole.SuperAdmin)));
+            .AddPolicy(AdminPolicies.Admin, p => p.RequireAuthenticatedUser()
+                .RequireRole(nameof(AdminRole.SuperAdmin), nameof(AdminRole.TenantAdmin), nameof(AdminRole.Viewer))
+                .AddRequirements(new ReadOnlyViewerRequirement()))
+            .AddPolicy(AdminPolicies.SuperAdmin, p => p.RequireAuthenticatedUser().RequireRole(nameof(AdminRole.SuperAdmin)))
+            .AddPolicy(AdminPolicies.SignedIn, p => p.RequireAuthenticatedUser()
+                .RequireRole(nameof(AdminRole.SuperAdmin), nameof(AdminRole.TenantAdmin), nameof(AdminRole.Viewer)));
         return services;
     }
 
@@ -51,7 +71,24 @@ public static class AdminServiceCollectionExtensions
         TenantsApi.Map(admin);
         SetupApi.Map(admin);
         UsageApi.Map(admin);
+        AdminsApi.Map(admin);
+        AuditApi.Map(admin);
         return routes;
+    }
+
+    /// <summary>
+    /// The admin side's request pipeline: HSTS on HTTPS answers (outside Development), the cross-site request guard
+    /// and <c>no-store</c> on admin JSON, then cookie authentication and authorization.
+    /// </summary>
+    public static IApplicationBuilder UseTollgateAdmin(this IApplicationBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        if (!app.ApplicationServices.GetRequiredService<IWebHostEnvironment>().IsDevelopment())
+        {
+            app.UseHsts();
+        }
+
+        return app.UseCrossSiteRequestGuard().UseAuthentication().UseAuthorization();
     }
 
     private static bool IsApi(HttpRequest request) => request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase);

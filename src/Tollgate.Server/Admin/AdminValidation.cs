@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -20,7 +21,78 @@ internal static class AdminValidation
             return null;
         }
 
+        if (!IsPrintable(name))
+        {
+            errors[field] = [$"The {field} may not hold control or invisible formatting characters (NUL, line breaks, zero-width or direction marks)."];
+            return null;
+        }
+
         return name;
+    }
+
+    /// <summary>
+    /// Whether a name has something visible and nothing that hides or reorders text: no control (Cc), format (Cf:
+    /// zero-width spaces and joiners, direction overrides), line or paragraph separator, private-use or unpaired
+    /// surrogate character. Names show in pages, logs and CSV exports, where such characters disguise one name as another.
+    /// </summary>
+    public static bool IsPrintable(string value)
+    {
+        var visible = false;
+        for (var i = 0; i < value.Length; i++)
+        {
+            var c = value[i];
+            if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                var category = CharUnicodeInfo.GetUnicodeCategory(value, i);
+                if (category is UnicodeCategory.Format or UnicodeCategory.PrivateUse)
+                {
+                    return false;
+                }
+
+                visible = true;
+                i++;
+                continue;
+            }
+
+            switch (char.GetUnicodeCategory(c))
+            {
+                case UnicodeCategory.Control:
+                case UnicodeCategory.Format:
+                case UnicodeCategory.LineSeparator:
+                case UnicodeCategory.ParagraphSeparator:
+                case UnicodeCategory.PrivateUse:
+                case UnicodeCategory.Surrogate:
+                    return false;
+                case UnicodeCategory.SpaceSeparator:
+                    break;
+                default:
+                    visible = true;
+                    break;
+            }
+        }
+
+        return visible;
+    }
+
+    /// <summary>An optional time that must lie ahead of <paramref name="now"/>, in UTC.</summary>
+    public static DateTime? FutureTime(DateTime? value, DateTime now, Dictionary<string, string[]> errors, string field)
+    {
+        var utc = value?.ToUniversalTime();
+        if (utc <= now)
+        {
+            errors[field] = ["The time must be in the future."];
+        }
+
+        return utc;
+    }
+
+    /// <summary>A password an admin sets: 12 to 1024 characters.</summary>
+    public static void Password(string? value, Dictionary<string, string[]> errors, string field = "password")
+    {
+        if (value is null || value.Length < AdminAccounts.MinPasswordLength || value.Length > AdminAccounts.MaxPasswordLength)
+        {
+            errors[field] = [$"A password of {AdminAccounts.MinPasswordLength} to {AdminAccounts.MaxPasswordLength} characters is required."];
+        }
     }
 
     public static void Quota(QuotaDto? quota, Dictionary<string, string[]> errors, string field, bool required)

@@ -1,33 +1,29 @@
+using System.Globalization;
+using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Identity;
-using Microsoft.EntityFrameworkCore;
 using Tollgate.Data;
 
 namespace Tollgate.Admin;
 
-/// <summary><c>/api/auth</c>: cookie sessions for admins.</summary>
+/// <summary><c>/api/auth</c>: server-side cookie sessions for admins, login throttling and changing one's password.</summary>
 internal static class AuthApi
 {
-    // Verifying against a fixed hash when the user does not exist makes a wrong name cost as much as a wrong
-    // password, so timing does not reveal which admin names exist.
-    private static readonly Lazy<string> DummyHash = new(() =>
-        new PasswordHasher<Data.Admin>().HashPassword(new Data.Admin { Username = "", PasswordHash = "" }, Guid.NewGuid().ToString()));
-
     public static void Map(IEndpointRouteBuilder routes)
     {
         var auth = routes.MapGroup("/api/auth").WithTags("Auth");
         auth.MapPost("/login", LoginAsync).AllowAnonymous();
         auth.MapPost("/logout", LogoutAsync).AllowAnonymous();
-        auth.MapGet("/me", Me).RequireAuthorization(AdminPolicies.Admin);
+        auth.MapGet("/me", Me).RequireAuthorization(AdminPolicies.SignedIn);
+        auth.MapPost("/password", ChangePasswordAsync).RequireAuthorization(AdminPolicies.SignedIn);
     }
 
     private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult, ValidationProblem>> LoginAsync(
-        LoginRequest request, HttpContext http, TollgateDbContext db, CancellationToken ct)
+        LoginRequest request, HttpContext http, AdminAccounts accounts, LoginThrottle throttle, TollgateDbContext db, CancellationToken ct)
     {
         if (string.IsNullOrEmpty(request.Username) || string.IsNullOrEmpty(request.Password)
-            || request.Username.Length > 100 || request.Password.Length > 1024)
+            || request.Username.Length > 100 || request.Password.Length > AdminAccounts.MaxPasswordLength)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]>
             {
@@ -35,24 +31,20 @@ internal static class AuthApi
             });
         }
 
-        var hasher = new PasswordHasher<Data.Admin>();
-        var admin = await db.Admins.FirstOrDefaultAsync(a => a.Username == request.Username, ct);
+        // Both limits are checked before the password is hashed: a throttled attempt costs one indexed read, not a PBKDF2 run.
+        var address = http.Connection.RemoteIpAddress;
+        var wait = throttle.AddressRetryAfter(address) ?? await throttle.UsernameRetryAfterAsync(db, request.Username, ct);
+        if (wait is { } retryAfter)
+        {
+            return TooManyAttempts(http, retryAfter);
+        }
+
+        var admin = await accounts.VerifyAsync(request.Username, request.Password, ct);
+        await accounts.RecordLoginAsync(request.Username, admin, address?.ToString(), ct);
         if (admin is null)
         {
-            hasher.VerifyHashedPassword(new Data.Admin { Username = "", PasswordHash = "" }, DummyHash.Value, request.Password);
-            return Unauthorized();
-        }
-
-        var result = hasher.VerifyHashedPassword(admin, admin.PasswordHash, request.Password);
-        if (result == PasswordVerificationResult.Failed)
-        {
-            return Unauthorized();
-        }
-
-        if (result == PasswordVerificationResult.SuccessRehashNeeded)
-        {
-            admin.PasswordHash = hasher.HashPassword(admin, request.Password);
-            await db.SaveChangesAsync(ct);
+            throttle.AddressFailed(address);
+            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized", detail: "Wrong user name or password.");
         }
 
         await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme,
@@ -60,10 +52,16 @@ internal static class AuthApi
         return TypedResults.Ok(new LoginResponse(admin.Username, admin.Role, admin.TenantId));
     }
 
-    private static async Task<NoContent> LogoutAsync(HttpContext http, CancellationToken ct)
+    private static async Task<NoContent> LogoutAsync(HttpContext http, AdminAccounts accounts, CancellationToken ct)
     {
-        ct.ThrowIfCancellationRequested();
+        // The session row is deleted by the sign-out (the ticket store's RemoveAsync): the cookie is dead on every instance.
+        var result = await http.AuthenticateAsync(CookieAuthenticationDefaults.AuthenticationScheme);
         await http.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+        if (result.Succeeded)
+        {
+            await accounts.RecordLogoutAsync(AdminScope.From(result.Principal), ct);
+        }
+
         return TypedResults.NoContent();
     }
 
@@ -73,6 +71,43 @@ internal static class AuthApi
         return TypedResults.Ok(new LoginResponse(scope.Username, scope.Role, scope.TenantId));
     }
 
-    private static ProblemHttpResult Unauthorized() =>
-        TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized", detail: "Wrong user name or password.");
+    private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> ChangePasswordAsync(
+        ChangePasswordRequest request, HttpContext http, AdminAccounts accounts, LoginThrottle throttle, TollgateDbContext db, CancellationToken ct)
+    {
+        var scope = AdminScope.From(http.User);
+        var errors = new Dictionary<string, string[]>();
+        if (string.IsNullOrEmpty(request.CurrentPassword) || request.CurrentPassword.Length > AdminAccounts.MaxPasswordLength)
+        {
+            errors["currentPassword"] = ["The current password is required."];
+        }
+
+        AdminValidation.Password(request.NewPassword, errors, "newPassword");
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        // A stolen session must not become a way to guess the password: the same throttle as login applies.
+        if (await throttle.UsernameRetryAfterAsync(db, scope.Username, ct) is { } wait)
+        {
+            return TooManyAttempts(http, wait);
+        }
+
+        var keep = http.User.FindFirstValue(AdminSessionStore.SessionClaim);
+        if (!await accounts.ChangeOwnPasswordAsync(scope, request.CurrentPassword!, request.NewPassword!, keep, ct))
+        {
+            await accounts.RecordLoginAsync(scope.Username, null, http.Connection.RemoteIpAddress?.ToString(), ct);
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["currentPassword"] = ["The current password is wrong."] });
+        }
+
+        return TypedResults.NoContent();
+    }
+
+    private static ProblemHttpResult TooManyAttempts(HttpContext http, TimeSpan wait)
+    {
+        var seconds = (long)Math.Ceiling(wait.TotalSeconds);
+        http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        return TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too Many Requests",
+            detail: $"Too many failed logins; try again in {seconds} s.");
+    }
 }

@@ -18,7 +18,6 @@ internal static class DashboardApi
     {
         routes.MapGet("/api/dashboard-data", GetAsync).RequireAuthorization(AdminPolicies.Admin).WithTags("Dashboard");
         admin.MapGet("/stream", Stream).WithTags("Dashboard");
-        admin.MapGet("/audit", AuditAsync).WithTags("Audit");
     }
 
     private static async Task<Ok<DashboardDto>> GetAsync(
@@ -87,21 +86,5 @@ internal static class DashboardApi
         }
 
         return new DashboardDto(time.GetUtcNow().UtcDateTime, rows);
-    }
-
-    private static async Task<Ok<List<AuditDto>>> AuditAsync(HttpContext http, TollgateDbContext db, int? limit, CancellationToken ct)
-    {
-        var scope = AdminScope.From(http.User);
-        var query = db.AuditLog.AsNoTracking();
-        if (!scope.IsSuperAdmin)
-        {
-            query = query.Where(a => a.TenantId == scope.TenantId);
-        }
-
-        var take = Math.Clamp(limit ?? 100, 1, 1000);
-        var entries = await query.OrderByDescending(a => a.Id).Take(take)
-            .Select(a => new AuditDto(a.Id, a.Timestamp, a.Actor, a.Action, a.Target, a.TenantId, a.Details))
-            .ToListAsync(ct);
-        return TypedResults.Ok(entries);
     }
 }

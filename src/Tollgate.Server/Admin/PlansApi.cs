@@ -59,10 +59,15 @@ internal static class PlansApi
             RateWindowSeconds = request.Rate?.WindowSeconds,
             CreatedAt = time.GetUtcNow().UtcDateTime,
         };
-        db.Plans.Add(plan);
-        await db.SaveChangesAsync(ct);
-        AuditTrail.Add(db, time, AdminScope.From(http.User), "plan.create", $"plan/{plan.Id}", null, PlanDto.From(plan));
-        await db.SaveChangesAsync(ct);
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        {
+            db.Plans.Add(plan);
+            await db.SaveChangesAsync(ct);
+            AuditTrail.Add(db, time, AdminScope.From(http.User), "plan.create", $"plan/{plan.Id}", null, PlanDto.From(plan));
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+        }
+
         return TypedResults.Created($"/api/admin/plans/{plan.Id}", PlanDto.From(plan));
     }
 

@@ -30,13 +30,17 @@ internal static class TenantsApi
         keys.MapGet("", ListKeysAsync);
         keys.MapPost("", CreateKeyAsync);
         keys.MapDelete("/{keyId:long}", RevokeKeyAsync);
+        keys.MapPost("/{keyId:long}/rotate", RotateKeyAsync);
     }
+
+    /// <summary>Longest grace period a rotated key may keep working: 30 days.</summary>
+    public const int MaxGracePeriodSeconds = 30 * 86_400;
 
     private static async Task<Ok<List<TenantDto>>> ListAsync(HttpContext http, TollgateDbContext db, CancellationToken ct)
     {
         var scope = AdminScope.From(http.User);
         var query = db.Tenants.AsNoTracking();
-        if (!scope.IsSuperAdmin)
+        if (!scope.SeesAllTenants)
         {
             query = query.Where(t => t.Id == scope.TenantId);
         }
@@ -84,10 +88,15 @@ internal static class TenantsApi
         };
         ApplyQuotaOverride(tenant, request.QuotaOverride);
         ApplyRateOverride(tenant, request.RateOverride);
-        db.Tenants.Add(tenant);
-        await db.SaveChangesAsync(ct);
-        AuditTrail.Add(db, time, AdminScope.From(http.User), "tenant.create", $"tenant/{tenant.Id}", tenant.Id, TenantDto.From(tenant));
-        await db.SaveChangesAsync(ct);
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        {
+            db.Tenants.Add(tenant);
+            await db.SaveChangesAsync(ct);
+            AuditTrail.Add(db, time, AdminScope.From(http.User), "tenant.create", $"tenant/{tenant.Id}", tenant.Id, TenantDto.From(tenant));
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+        }
+
         await changes.TenantsChangedAsync(ct);
         return TypedResults.Created($"/api/admin/tenants/{tenant.Id}", TenantDto.From(tenant));
     }
@@ -214,7 +223,7 @@ internal static class TenantsApi
     }
 
     private static async Task<Results<Created<CreatedKeyDto>, ValidationProblem, ProblemHttpResult>> CreateKeyAsync(
-        long id, CreateKeyRequest? request, HttpContext http, TollgateDbContext db, TimeProvider time, CancellationToken ct)
+        long id, CreateKeyRequest? request, HttpContext http, TollgateDbContext db, IChangeFeed changes, TimeProvider time, CancellationToken ct)
     {
         if (await FindVisibleAsync(db, http, id, ct) is null)
         {
@@ -224,11 +233,7 @@ internal static class TenantsApi
         var errors = new Dictionary<string, string[]>();
         var name = string.IsNullOrWhiteSpace(request?.Name) ? "default" : AdminValidation.Name(request.Name, errors);
         var now = time.GetUtcNow().UtcDateTime;
-        var expiresAt = request?.ExpiresAt?.ToUniversalTime();
-        if (expiresAt <= now)
-        {
-            errors["expiresAt"] = ["The expiry must be in the future."];
-        }
+        var expiresAt = AdminValidation.FutureTime(request?.ExpiresAt, now, errors, "expiresAt");
 
         if (errors.Count > 0)
         {
@@ -236,10 +241,16 @@ internal static class TenantsApi
         }
 
         var (key, entity) = NewKey(id, name!, now, expiresAt);
-        db.ApiKeys.Add(entity);
-        await db.SaveChangesAsync(ct);
-        AuditTrail.Add(db, time, AdminScope.From(http.User), "key.create", $"key/{entity.Id}", id, new { entity.Name, entity.Start });
-        await db.SaveChangesAsync(ct);
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        {
+            db.ApiKeys.Add(entity);
+            await db.SaveChangesAsync(ct);
+            AuditTrail.Add(db, time, AdminScope.From(http.User), "key.create", $"key/{entity.Id}", id, new { entity.Name, entity.Start, entity.ExpiresAt });
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+        }
+
+        await changes.KeyCreatedAsync(KeyHash.FromBytes(entity.Hash), ct);
         return TypedResults.Created($"/api/admin/tenants/{id}/keys/{entity.Id}", new CreatedKeyDto(entity.Id, entity.Name, entity.Start, key));
     }
 
@@ -263,6 +274,66 @@ internal static class TenantsApi
         await db.SaveChangesAsync(ct);
         await changes.KeyRevokedAsync(KeyHash.FromBytes(key.Hash), ct);
         return TypedResults.NoContent();
+    }
+
+    /// <summary>
+    /// Makes a new key for the tenant of an existing one and lets the old one work for a grace period: clients move to
+    /// the new key without an outage. The new key belongs to the same tenant, so usage history and quota stay one.
+    /// The old key's row is not revoked but given an expiry (never later than the one it had), which every instance
+    /// learns through the change feed.
+    /// </summary>
+    private static async Task<Results<Created<CreatedKeyDto>, ValidationProblem, ProblemHttpResult>> RotateKeyAsync(
+        long id, long keyId, RotateKeyRequest? request, HttpContext http, TollgateDbContext db, IChangeFeed changes,
+        TimeProvider time, CancellationToken ct)
+    {
+        if (await FindVisibleAsync(db, http, id, ct) is null)
+        {
+            return AdminValidation.NotFound($"Tenant {id}");
+        }
+
+        var errors = new Dictionary<string, string[]>();
+        var grace = request?.GracePeriodSeconds ?? 3600;
+        if (grace is < 0 or > MaxGracePeriodSeconds)
+        {
+            errors["gracePeriodSeconds"] = [$"gracePeriodSeconds must be between 0 and {MaxGracePeriodSeconds}."];
+        }
+
+        var now = time.GetUtcNow().UtcDateTime;
+        var expiresAt = AdminValidation.FutureTime(request?.ExpiresAt, now, errors, "expiresAt");
+
+        if (errors.Count > 0)
+        {
+            return AdminValidation.Problem(errors);
+        }
+
+        var old = await db.ApiKeys.FirstOrDefaultAsync(k => k.Id == keyId && k.TenantId == id, ct);
+        if (old is null)
+        {
+            return AdminValidation.NotFound($"Key {keyId}");
+        }
+
+        if (old.RevokedAt is not null || old.ExpiresAt <= now)
+        {
+            return AdminValidation.Conflict($"Key {keyId} no longer works; create a new key instead.");
+        }
+
+        var graceEnds = now.AddSeconds(grace);
+        old.ExpiresAt = old.ExpiresAt is { } e && e < graceEnds ? e : graceEnds;
+        var (key, entity) = NewKey(id, old.Name, now, expiresAt);
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        {
+            db.ApiKeys.Add(entity);
+            await db.SaveChangesAsync(ct);
+            AuditTrail.Add(db, time, AdminScope.From(http.User), "key.rotate", $"key/{keyId}", id,
+                new { oldKeyId = keyId, newKeyId = entity.Id, entity.Name, entity.Start, oldKeyExpiresAt = old.ExpiresAt });
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+        }
+
+        // Every instance learns the new key and forgets the old one, so its next use reads the new expiry.
+        await changes.KeyCreatedAsync(KeyHash.FromBytes(entity.Hash), ct);
+        await changes.KeyRevokedAsync(KeyHash.FromBytes(old.Hash), ct);
+        return TypedResults.Created($"/api/admin/tenants/{id}/keys/{entity.Id}", new CreatedKeyDto(entity.Id, entity.Name, entity.Start, key));
     }
 
     /// <summary>Makes a key and the row that stores its hash; the key itself is never stored.</summary>

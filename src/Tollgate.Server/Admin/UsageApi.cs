@@ -316,7 +316,7 @@ internal static class UsageApi
     /// RFC 4180 quoting, and a leading apostrophe for a field a spreadsheet would run as a formula (OWASP's
     /// CSV-injection advice). Route templates start with '/', so this is for stored values nobody expected.
     /// </summary>
-    private static StringBuilder AppendCsvField(StringBuilder line, string value)
+    internal static StringBuilder AppendCsvField(StringBuilder line, string value)
     {
         var formula = value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r';
         var quote = formula || value.AsSpan().IndexOfAny(",\"\r\n") >= 0;
@@ -335,7 +335,7 @@ internal static class UsageApi
     }
 
     /// <summary>CSV when the client lists <c>text/csv</c> and does not prefer JSON to it.</summary>
-    private static bool WantsCsv(HttpRequest request)
+    internal static bool WantsCsv(HttpRequest request)
     {
         if (!MediaTypeHeaderValue.TryParseList(request.Headers.Accept, out var accept))
         {
@@ -443,8 +443,8 @@ internal static class UsageApi
         /// <summary>The tenant scope the admin may read, or null (a 404) when the tenant is hidden or unknown.</summary>
         public ScopedFilter? Resolve(AdminScope scope, TenantDirectory directory)
         {
-            var tenant = TenantId ?? (scope.IsSuperAdmin ? null : scope.TenantId);
-            if (!scope.IsSuperAdmin && tenant is null)
+            var tenant = TenantId ?? (scope.SeesAllTenants ? null : scope.TenantId);
+            if (!scope.SeesAllTenants && tenant is null)
             {
                 return null;
             }

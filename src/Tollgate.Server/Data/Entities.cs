@@ -218,6 +218,9 @@ public enum AdminRole
 
     /// <summary>Sees and changes one tenant.</summary>
     TenantAdmin,
+
+    /// <summary>Reads every tenant (no tenant) or one tenant, and changes nothing.</summary>
+    Viewer,
 }
 
 /// <summary>A person who logs in to the admin side.</summary>
@@ -235,11 +238,39 @@ public sealed class Admin
     /// <summary>What the admin may do.</summary>
     public AdminRole Role { get; set; }
 
-    /// <summary>The tenant of a <see cref="AdminRole.TenantAdmin"/>; null for super admins.</summary>
+    /// <summary>
+    /// The tenant of a <see cref="AdminRole.TenantAdmin"/> or of a one-tenant <see cref="AdminRole.Viewer"/>; null for
+    /// super admins and for viewers of every tenant.
+    /// </summary>
     public long? TenantId { get; set; }
 
     /// <summary>When the admin was created (UTC).</summary>
     public DateTime CreatedAt { get; set; }
+}
+
+/// <summary>
+/// A signed-in admin's session, kept on the server so that it can be ended at once (logout, password or role change,
+/// deletion) on every instance: the cookie carries only a random session key, and this row is found by its hash.
+/// </summary>
+public sealed class AdminSession
+{
+    /// <summary>SHA-256 of the session key in the cookie (32 bytes): a copy of the table signs no one in.</summary>
+    public required byte[] KeyHash { get; set; }
+
+    /// <summary>The admin the session belongs to.</summary>
+    public long AdminId { get; set; }
+
+    /// <summary>The serialized authentication ticket (claims and properties).</summary>
+    public required byte[] Ticket { get; set; }
+
+    /// <summary>When the admin logged in (UTC).</summary>
+    public DateTime CreatedAt { get; set; }
+
+    /// <summary>Last request seen with the session (UTC), written at most once a minute; drives the idle timeout.</summary>
+    public DateTime LastSeenAt { get; set; }
+
+    /// <summary>The session ends at this time (UTC) however active it is: the absolute lifetime.</summary>
+    public DateTime ExpiresAt { get; set; }
 }
 
 /// <summary>One change made through the admin side: who, what, when.</summary>

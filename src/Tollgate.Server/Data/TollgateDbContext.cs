@@ -41,6 +41,9 @@ public abstract class TollgateDbContext : DbContext
     /// <summary>Admin accounts.</summary>
     public DbSet<Admin> Admins => Set<Admin>();
 
+    /// <summary>Server-side admin sessions.</summary>
+    public DbSet<AdminSession> AdminSessions => Set<AdminSession>();
+
     /// <summary>Audit log of admin changes.</summary>
     public DbSet<AuditEntry> AuditLog => Set<AuditEntry>();
 
@@ -172,5 +175,21 @@ internal sealed class AuditEntryConfiguration : IEntityTypeConfiguration<AuditEn
         b.Property(a => a.Action).HasMaxLength(64);
         b.Property(a => a.Target).HasMaxLength(100);
         b.HasIndex(a => a.Timestamp);
+        // Login throttling reads a name's recent login.failure/login.success rows before it hashes a password.
+        b.HasIndex(a => new { a.Target, a.Timestamp });
+    }
+}
+
+internal sealed class AdminSessionConfiguration : IEntityTypeConfiguration<AdminSession>
+{
+    public void Configure(EntityTypeBuilder<AdminSession> b)
+    {
+        b.ToTable("admin_sessions");
+        b.HasKey(s => s.KeyHash);
+        b.Property(s => s.KeyHash).HasMaxLength(32);
+        b.HasIndex(s => s.AdminId);
+        b.HasIndex(s => s.ExpiresAt);
+        // Deleting an admin (or its tenant, which deletes tenant admins) ends its sessions in the same statement.
+        b.HasOne<Admin>().WithMany().HasForeignKey(s => s.AdminId).OnDelete(DeleteBehavior.Cascade);
     }
 }

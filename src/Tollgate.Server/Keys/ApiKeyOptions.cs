@@ -18,4 +18,20 @@ public sealed class ApiKeyOptions
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan NegativeCacheDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How often each instance reads the newest keys into its key index, for keys made where the change feed did not
+    /// reach (instances without Redis, a lost message). Default 5 seconds; a key made through this instance's admin
+    /// API, or any instance's when Redis is set, is known at once.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan IndexRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Of the keys the key index has never seen, how many a second each instance still checks against the database.
+    /// They cover the moment between a key's creation on another instance and the change feed's message about it;
+    /// past this budget (a flood of made-up keys) the answer is 401 from memory. Default 50; 0 never checks.
+    /// </summary>
+    [Range(0, 100_000)]
+    public int IndexMissChecksPerSecond { get; set; } = 50;
 }

@@ -12,16 +12,24 @@ namespace Tollgate.Keys;
 internal sealed class CachedApiKeyStore(
     IServiceScopeFactory scopes,
     TenantDirectory tenants,
+    KeyIndex index,
     TimeProvider time,
     IOptions<ApiKeyOptions> options) : IApiKeyStore
 {
     private readonly ConcurrentDictionary<KeyHash, Entry> _entries = new();
     private readonly int _capacity = options.Value.CacheCapacity;
     private readonly TimeSpan _negativeDuration = options.Value.NegativeCacheDuration;
+    private readonly int _missChecksPerSecond = options.Value.IndexMissChecksPerSecond;
     private int _evicting;
+    private long _missWindow;
+    private int _missChecks;
+    private long _databaseLookups;
 
     /// <summary>Number of cached entries (for tests and metrics).</summary>
     public int Count => _entries.Count;
+
+    /// <summary>Look-ups sent to the database since start (for tests and metrics).</summary>
+    public long DatabaseLookups => Interlocked.Read(ref _databaseLookups);
 
     public ValueTask<KeyLookup> FindAsync(string? presentedKey, CancellationToken cancellationToken = default)
     {
@@ -41,10 +49,36 @@ internal sealed class CachedApiKeyStore(
             return new(Resolve(entry, now));
         }
 
+        // A key no instance ever issued is answered from memory: no look-up, and no negative entry that would push
+        // real keys out of the cache (finding 9 of issue 12). A few misses a second still go to the database, for a
+        // key made on another instance a moment ago whose change-feed message has not arrived yet.
+        if (!index.MightExist(hash) && !TakeMissCheck(now))
+        {
+            return new(new KeyLookup(KeyLookupResult.Unknown, null));
+        }
+
         return LoadAsync(hash, now, cancellationToken);
     }
 
     public void Evict(KeyHash hash) => _entries.TryRemove(hash, out _);
+
+    /// <summary>Takes one of this second's database checks of index misses; false when they are used up.</summary>
+    private bool TakeMissCheck(DateTime now)
+    {
+        if (_missChecksPerSecond == 0)
+        {
+            return false;
+        }
+
+        var second = now.Ticks / TimeSpan.TicksPerSecond;
+        var window = Interlocked.Read(ref _missWindow);
+        if (window != second && Interlocked.CompareExchange(ref _missWindow, second, window) == window)
+        {
+            Interlocked.Exchange(ref _missChecks, 0);
+        }
+
+        return Interlocked.Increment(ref _missChecks) <= _missChecksPerSecond;
+    }
 
     public void EvictTenant(long tenantId)
     {
@@ -94,6 +128,7 @@ internal sealed class CachedApiKeyStore(
     private async ValueTask<KeyLookup> LoadAsync(KeyHash hash, DateTime now, CancellationToken ct)
     {
         var bytes = hash.ToArray();
+        Interlocked.Increment(ref _databaseLookups);
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
         var row = await db.ApiKeys.AsNoTracking()

@@ -16,6 +16,9 @@ public interface IChangeFeed
     /// <summary>A key was revoked: forget it, so its next use is checked against the database.</summary>
     Task KeyRevokedAsync(KeyHash hash, CancellationToken cancellationToken = default);
 
+    /// <summary>A key was made: add it to the key index, so its first use is not taken for a made-up key.</summary>
+    Task KeyCreatedAsync(KeyHash hash, CancellationToken cancellationToken = default);
+
     /// <summary>A tenant was deleted: reload the directory and forget its keys, counts and live figures.</summary>
     Task TenantRemovedAsync(long tenantId, CancellationToken cancellationToken = default);
 
@@ -24,8 +27,15 @@ public interface IChangeFeed
 }
 
 /// <summary>Applies changes to this instance's memory.</summary>
-public sealed class LocalChangeFeed(TenantDirectory directory, IApiKeyStore keys, ILimitStore limits, LiveUsageTracker live) : IChangeFeed
+public sealed class LocalChangeFeed(TenantDirectory directory, IApiKeyStore keys, ILimitStore limits, LiveUsageTracker live, KeyIndex index) : IChangeFeed
 {
+    /// <inheritdoc />
+    public Task KeyCreatedAsync(KeyHash hash, CancellationToken cancellationToken = default)
+    {
+        index.Add(hash);
+        return Task.CompletedTask;
+    }
+
     /// <inheritdoc />
     public Task TenantsChangedAsync(CancellationToken cancellationToken = default) => directory.ReloadAsync(cancellationToken);
 

@@ -11,10 +11,18 @@ public static class KeysServiceCollectionExtensions
         services.AddOptions<ApiKeyOptions>().BindConfiguration(ApiKeyOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<TenantDirectory>();
+        services.TryAddSingleton<KeyIndex>();
+        services.AddHostedService<KeyIndexRefresher>();
         services.TryAddSingleton<IApiKeyStore, CachedApiKeyStore>();
         services.TryAddSingleton<IChangeFeed, LocalChangeFeed>();
         services.AddSingleton<Data.IStartupSeeder, TenantDirectoryLoader>();
+        services.AddSingleton<Data.IStartupSeeder, KeyIndexLoader>();
         return services;
+    }
+
+    private sealed class KeyIndexLoader(KeyIndex index) : Data.IStartupSeeder
+    {
+        public Task SeedAsync(CancellationToken cancellationToken) => index.LoadAsync(cancellationToken);
     }
 
     private sealed class TenantDirectoryLoader(TenantDirectory directory) : Data.IStartupSeeder

@@ -37,7 +37,14 @@ public static class OperationsExtensions
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
             // Outside the metering middleware (e.g. /api/v1/usage) an unreachable shared store is a 503 too.
-            StatusCodeSelector = ex => ex is Limits.LimitStoreUnavailableException ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError,
+            // Two concurrent creates of one name both pass the handler's check; the unique index refuses the second,
+            // which is the 409 the check would have given (tenants, plans, users, admins, on every database).
+            StatusCodeSelector = ex => ex switch
+            {
+                Limits.LimitStoreUnavailableException => StatusCodes.Status503ServiceUnavailable,
+                _ when UniqueViolation.IsUpdate(ex) => StatusCodes.Status409Conflict,
+                _ => StatusCodes.Status500InternalServerError,
+            },
         });
         app.UseStatusCodePages();
         return app;

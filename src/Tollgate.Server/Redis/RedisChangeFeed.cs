@@ -31,6 +31,12 @@ internal sealed partial class RedisChangeFeed(
         await PublishAsync("key", Convert.ToBase64String(hash.ToArray()));
     }
 
+    public async Task KeyCreatedAsync(KeyHash hash, CancellationToken cancellationToken = default)
+    {
+        await local.KeyCreatedAsync(hash, cancellationToken);
+        await PublishAsync("key-created", Convert.ToBase64String(hash.ToArray()));
+    }
+
     public async Task TenantRemovedAsync(long tenantId, CancellationToken cancellationToken = default)
     {
         await local.TenantRemovedAsync(tenantId, cancellationToken);
@@ -81,6 +87,9 @@ internal sealed partial class RedisChangeFeed(
                     break;
                 case "key":
                     await local.KeyRevokedAsync(KeyHash.FromBytes(Convert.FromBase64String(parts[2])));
+                    break;
+                case "key-created":
+                    await local.KeyCreatedAsync(KeyHash.FromBytes(Convert.FromBase64String(parts[2])));
                     break;
                 case "tenant-removed":
                     await local.TenantRemovedAsync(long.Parse(parts[2], CultureInfo.InvariantCulture));

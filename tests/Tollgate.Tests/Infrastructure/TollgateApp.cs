@@ -117,6 +117,28 @@ public sealed class TollgateApp : WebApplicationFactory<Program>
         return client;
     }
 
+    /// <summary>A client logged in as <paramref name="username"/>.</summary>
+    public async Task<HttpClient> LoginAsync(string username, string password)
+    {
+        var client = CreateClient(new WebApplicationFactoryClientOptions { HandleCookies = true, AllowAutoRedirect = false });
+        var response = await client.PostAsJsonAsync("/api/auth/login", new { username, password });
+        response.EnsureSuccessStatusCode();
+        return client;
+    }
+
+    /// <summary>Creates an admin through the admins API and answers a client logged in as it.</summary>
+    public async Task<HttpClient> AdminClientAsync(string role, long? tenantId, string? username = null)
+    {
+        username ??= role.ToLowerInvariant() + "-" + Guid.NewGuid().ToString("N")[..8];
+        const string password = "a-long-enough-password";
+        using (var admin = await AdminClientAsync())
+        {
+            (await admin.PostAsJsonAsync("/api/admin/admins", new { username, role, tenantId, password })).EnsureSuccessStatusCode();
+        }
+
+        return await LoginAsync(username, password);
+    }
+
     /// <summary>A client that sends a tenant's API key.</summary>
     public HttpClient TenantClient(string apiKey)
     {

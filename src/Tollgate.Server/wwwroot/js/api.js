@@ -32,10 +32,9 @@ function goToLogin() {
  */
 export async function api(path, { method = 'GET', body, accept = 'application/json' } = {}) {
   const init = { method, headers: { accept }, credentials: 'same-origin' };
-  if (body !== undefined) {
-    init.headers['content-type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
+  // The server refuses a state-changing request without a JSON content type, even with no body (its CSRF rule).
+  if (method !== 'GET') init.headers['content-type'] = 'application/json';
+  if (body !== undefined) init.body = JSON.stringify(body);
   const response = await fetch(path, init);
   if (response.status === 401 && !path.startsWith('/api/auth/login')) {
     goToLogin();
@@ -50,6 +49,19 @@ export async function api(path, { method = 'GET', body, accept = 'application/js
   if (response.status === 204) return null;
   const text = await response.text();
   return text ? JSON.parse(text) : null;
+}
+
+/**
+ * Where to go after login: a path on this site, or '/'. Resolving it as a URL, as the browser will, is what
+ * catches '/\t/evil.example' (browsers drop tabs and line breaks, leaving '//evil.example') and every other spelling
+ * of another host.
+ */
+export function safeReturnPath(value) {
+  if (!value) return '/';
+  let url;
+  try { url = new URL(value, location.origin); } catch { return '/'; }
+  if (url.origin !== location.origin) return '/';
+  return url.pathname + url.search + url.hash;
 }
 
 /** The signed-in admin: {username, role, tenantId}. */

@@ -1,5 +1,5 @@
 // The login form. A session cookie comes back from POST /api/auth/login; then on to the page that sent us here.
-import { api, describeProblem, $ } from './api.js';
+import { api, describeProblem, safeReturnPath, $ } from './api.js';
 
 const form = $('#login');
 form.addEventListener('submit', async (event) => {
@@ -17,9 +17,8 @@ form.addEventListener('submit', async (event) => {
   button.disabled = true;
   try {
     await api('/api/auth/login', { method: 'POST', body: { username, password } });
-    const back = new URLSearchParams(location.search).get('ReturnUrl');
     // Only a path on this site: never an open redirect to another host.
-    location.assign(back && back.startsWith('/') && !back.startsWith('//') && !back.startsWith('/\\') ? back : '/');
+    location.assign(safeReturnPath(new URLSearchParams(location.search).get('ReturnUrl')));
   } catch (e) {
     error.textContent = e.status === 401 ? 'Wrong user name or password.' : describeProblem(e.problem) || e.message;
     form.elements.password.select();

@@ -12,8 +12,10 @@ export async function initShell() {
   });
 
   const user = await me();
-  $('#who-name').textContent = `${user.username} · ${user.role === 'SuperAdmin' ? 'super admin' : 'tenant admin'}`;
-  // Links and controls a tenant admin may not use are hidden; the API refuses them anyway.
+  const roleNames = { SuperAdmin: 'super admin', TenantAdmin: 'tenant admin', Viewer: 'viewer' };
+  $('#who-name').textContent = `${user.username} · ${roleNames[user.role] ?? user.role}`;
+  // Links and controls a role may not use are hidden; the API refuses them anyway.
   for (const node of document.querySelectorAll('[data-role="SuperAdmin"]')) node.hidden = user.role !== 'SuperAdmin';
+  for (const node of document.querySelectorAll('[data-role="Editor"]')) node.hidden = user.role === 'Viewer';
   return user;
 }

@@ -141,10 +141,15 @@ async function loadKeys() {
 
 function keyRow(k) {
   const stateName = keyState(k);
-  const revoke = stateName === 'Revoked' ? '' : el('button', {
+  const editor = user.role !== 'Viewer';
+  const revoke = stateName === 'Revoked' || !editor ? '' : el('button', {
     type: 'button', className: 'quiet small danger-text', 'aria-label': `Revoke key ${k.name} (${k.start}…)`,
     onclick: () => revokeKey(k),
   }, 'Revoke');
+  const rotate = stateName !== 'Active' || !editor ? '' : el('button', {
+    type: 'button', className: 'quiet small', 'aria-label': `Rotate key ${k.name} (${k.start}…)`,
+    onclick: () => rotateKey(k),
+  }, 'Rotate');
   return el('tr', { dataset: { keyId: String(k.id) } },
     el('td', {}, k.name),
     el('td', {}, el('code', {}, k.start + '…')),
@@ -152,7 +157,25 @@ function keyRow(k) {
     el('td', { className: 'nowrap' }, k.lastUsedAt ? fmtTime(k.lastUsedAt) : 'never'),
     el('td', { className: 'nowrap hide-narrow' }, k.expiresAt ? fmtTime(k.expiresAt) : 'never'),
     el('td', {}, badge(stateName)),
-    el('td', {}, revoke));
+    el('td', { className: 'nowrap' }, rotate, ' ', revoke));
+}
+
+/** A new key for the same tenant; the old one keeps working for the chosen grace period, then gets 401. */
+async function rotateKey(k) {
+  const grace = Number(form().elements.grace.value);
+  if (!(await confirmDialog({
+    title: `Rotate key ${k.name}?`,
+    message: `A new key is made now. The key starting ${k.start} keeps working for ${fmtDuration(grace * 1000)}, then gets 401.`,
+    confirmLabel: 'Rotate key',
+    danger: false,
+  }))) return;
+  try {
+    const created = await api(`/api/admin/tenants/${tenantId}/keys/${k.id}/rotate`, { method: 'POST', body: { gracePeriodSeconds: grace } });
+    showNewKey(created);
+    await loadKeys();
+  } catch (e) {
+    flash($('#key-status'), describeProblem(e.problem) || e.message, 'bad');
+  }
 }
 
 async function revokeKey(k) {

@@ -64,6 +64,46 @@ namespace Tollgate.Data.Migrations.MySql
                     b.ToTable("admins", (string)null);
                 });
 
+            modelBuilder.Entity("Tollgate.Data.AdminSession", b =>
+                {
+                    b.Property<byte[]>("KeyHash")
+                        .HasMaxLength(32)
+                        .HasColumnType("varbinary(32)")
+                        .HasColumnName("key_hash");
+
+                    b.Property<long>("AdminId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("admin_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("datetime(6)")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("datetime(6)")
+                        .HasColumnName("expires_at");
+
+                    b.Property<DateTime>("LastSeenAt")
+                        .HasColumnType("datetime(6)")
+                        .HasColumnName("last_seen_at");
+
+                    b.Property<byte[]>("Ticket")
+                        .IsRequired()
+                        .HasColumnType("longblob")
+                        .HasColumnName("ticket");
+
+                    b.HasKey("KeyHash")
+                        .HasName("pk_admin_sessions");
+
+                    b.HasIndex("AdminId")
+                        .HasDatabaseName("ix_admin_sessions_admin_id");
+
+                    b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_admin_sessions_expires_at");
+
+                    b.ToTable("admin_sessions", (string)null);
+                });
+
             modelBuilder.Entity("Tollgate.Data.ApiKey", b =>
                 {
                     b.Property<long>("Id")
@@ -164,6 +204,9 @@ namespace Tollgate.Data.Migrations.MySql
 
                     b.HasIndex("Timestamp")
                         .HasDatabaseName("ix_audit_log_timestamp");
+
+                    b.HasIndex("Target", "Timestamp")
+                        .HasDatabaseName("ix_audit_log_target_timestamp");
 
                     b.ToTable("audit_log", (string)null);
                 });
@@ -545,6 +588,16 @@ namespace Tollgate.Data.Migrations.MySql
                         .HasForeignKey("TenantId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .HasConstraintName("fk_admins_tenants_tenant_id");
+                });
+
+            modelBuilder.Entity("Tollgate.Data.AdminSession", b =>
+                {
+                    b.HasOne("Tollgate.Data.Admin", null)
+                        .WithMany()
+                        .HasForeignKey("AdminId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_admin_sessions_admins_admin_id");
                 });
 
             modelBuilder.Entity("Tollgate.Data.ApiKey", b =>

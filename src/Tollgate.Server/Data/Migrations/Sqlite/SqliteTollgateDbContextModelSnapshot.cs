@@ -62,6 +62,46 @@ namespace Tollgate.Data.Migrations.Sqlite
                     b.ToTable("admins", (string)null);
                 });
 
+            modelBuilder.Entity("Tollgate.Data.AdminSession", b =>
+                {
+                    b.Property<byte[]>("KeyHash")
+                        .HasMaxLength(32)
+                        .HasColumnType("BLOB")
+                        .HasColumnName("key_hash");
+
+                    b.Property<long>("AdminId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("admin_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("expires_at");
+
+                    b.Property<DateTime>("LastSeenAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("last_seen_at");
+
+                    b.Property<byte[]>("Ticket")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("ticket");
+
+                    b.HasKey("KeyHash")
+                        .HasName("pk_admin_sessions");
+
+                    b.HasIndex("AdminId")
+                        .HasDatabaseName("ix_admin_sessions_admin_id");
+
+                    b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_admin_sessions_expires_at");
+
+                    b.ToTable("admin_sessions", (string)null);
+                });
+
             modelBuilder.Entity("Tollgate.Data.ApiKey", b =>
                 {
                     b.Property<long>("Id")
@@ -162,6 +202,9 @@ namespace Tollgate.Data.Migrations.Sqlite
 
                     b.HasIndex("Timestamp")
                         .HasDatabaseName("ix_audit_log_timestamp");
+
+                    b.HasIndex("Target", "Timestamp")
+                        .HasDatabaseName("ix_audit_log_target_timestamp");
 
                     b.ToTable("audit_log", (string)null);
                 });
@@ -543,6 +586,16 @@ namespace Tollgate.Data.Migrations.Sqlite
                         .HasForeignKey("TenantId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .HasConstraintName("fk_admins_tenants_tenant_id");
+                });
+
+            modelBuilder.Entity("Tollgate.Data.AdminSession", b =>
+                {
+                    b.HasOne("Tollgate.Data.Admin", null)
+                        .WithMany()
+                        .HasForeignKey("AdminId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_admin_sessions_admins_admin_id");
                 });
 
             modelBuilder.Entity("Tollgate.Data.ApiKey", b =>

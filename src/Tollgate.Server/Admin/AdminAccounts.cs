@@ -1,0 +1,179 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using Tollgate.Data;
+
+namespace Tollgate.Admin;
+
+/// <summary>
+/// The owner of the <c>admins</c> table: accounts, passwords and the sessions a change of them ends. Each change is
+/// saved with its audit entry and the end of the sessions it ends, in one transaction.
+/// </summary>
+internal sealed class AdminAccounts(TollgateDbContext db, TimeProvider time)
+{
+    /// <summary>Shortest password an admin may set.</summary>
+    public const int MinPasswordLength = 12;
+
+    /// <summary>Longest password accepted (PBKDF2 cost grows with it).</summary>
+    public const int MaxPasswordLength = 1024;
+
+    private static readonly PasswordHasher<Data.Admin> Hasher = new();
+
+    // Verifying against a fixed hash when the user does not exist makes a wrong name cost as much as a wrong
+    // password, so timing does not reveal which admin names exist.
+    private static readonly Lazy<string> DummyHash = new(() =>
+        Hasher.HashPassword(new Data.Admin { Username = "", PasswordHash = "" }, Guid.NewGuid().ToString()));
+
+    /// <summary>The admin with this name and password, or null (after the same work either way).</summary>
+    public async Task<Data.Admin?> VerifyAsync(string username, string password, CancellationToken ct)
+    {
+        var admin = await db.Admins.FirstOrDefaultAsync(a => a.Username == username, ct);
+        if (admin is null)
+        {
+            Hasher.VerifyHashedPassword(new Data.Admin { Username = "", PasswordHash = "" }, DummyHash.Value, password);
+            return null;
+        }
+
+        var result = Hasher.VerifyHashedPassword(admin, admin.PasswordHash, password);
+        if (result == PasswordVerificationResult.Failed)
+        {
+            return null;
+        }
+
+        if (result == PasswordVerificationResult.SuccessRehashNeeded)
+        {
+            admin.PasswordHash = Hasher.HashPassword(admin, password);
+        }
+
+        return admin;
+    }
+
+    /// <summary>Records a login attempt (and a rehash, when verifying asked for one) in the audit log.</summary>
+    public async Task RecordLoginAsync(string username, Data.Admin? admin, string? address, CancellationToken ct)
+    {
+        db.AuditLog.Add(new AuditEntry
+        {
+            Timestamp = time.GetUtcNow().UtcDateTime,
+            Actor = Truncate(username),
+            Action = admin is null ? LoginThrottle.FailureAction : LoginThrottle.SuccessAction,
+            Target = Truncate(LoginThrottle.TargetOf(username)),
+            TenantId = admin?.TenantId,
+            Details = address is null ? null : System.Text.Json.JsonSerializer.Serialize(new { address }, System.Text.Json.JsonSerializerOptions.Web),
+        });
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>Records a logout.</summary>
+    public async Task RecordLogoutAsync(AdminScope scope, CancellationToken ct)
+    {
+        AuditTrail.Add(db, time, scope, "logout", $"admin/{scope.AdminId}", scope.TenantId);
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>Every admin, by name.</summary>
+    public async Task<List<AdminDto>> ListAsync(CancellationToken ct)
+    {
+        var admins = await db.Admins.AsNoTracking().OrderBy(a => a.Username).ToListAsync(ct);
+        return admins.Select(AdminDto.From).ToList();
+    }
+
+    /// <summary>One admin, or null.</summary>
+    public async Task<AdminDto?> FindAsync(long id, CancellationToken ct) =>
+        await db.Admins.AsNoTracking().Where(a => a.Id == id).Select(a => new AdminDto(a.Id, a.Username, a.Role, a.TenantId)).FirstOrDefaultAsync(ct);
+
+    /// <summary>Whether a tenant exists.</summary>
+    public Task<bool> TenantExistsAsync(long tenantId, CancellationToken ct) => db.Tenants.AnyAsync(t => t.Id == tenantId, ct);
+
+    /// <summary>Whether the name is taken.</summary>
+    public Task<bool> UsernameTakenAsync(string username, CancellationToken ct) => db.Admins.AnyAsync(a => a.Username == username, ct);
+
+    /// <summary>Creates an admin; a unique-name race ends in the unique index (409 from the error handler).</summary>
+    public async Task<AdminDto> CreateAsync(string username, AdminRole role, long? tenantId, string password, AdminScope actor, CancellationToken ct)
+    {
+        var admin = new Data.Admin
+        {
+            Username = username,
+            PasswordHash = "",
+            Role = role,
+            TenantId = tenantId,
+            CreatedAt = time.GetUtcNow().UtcDateTime,
+        };
+        admin.PasswordHash = Hasher.HashPassword(admin, password);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        db.Admins.Add(admin);
+        await db.SaveChangesAsync(ct);
+        AuditTrail.Add(db, time, actor, "admin.create", $"admin/{admin.Id}", tenantId, AdminDto.From(admin));
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        return AdminDto.From(admin);
+    }
+
+    /// <summary>The tracked entity, for a change.</summary>
+    public Task<Data.Admin?> LoadAsync(long id, CancellationToken ct) => db.Admins.FirstOrDefaultAsync(a => a.Id == id, ct);
+
+    /// <summary>Whether another super admin than <paramref name="id"/> exists (the last one may not go).</summary>
+    public Task<bool> AnotherSuperAdminExistsAsync(long id, CancellationToken ct) =>
+        db.Admins.AnyAsync(a => a.Role == AdminRole.SuperAdmin && a.Id != id, ct);
+
+    /// <summary>
+    /// Saves a changed admin (role, tenant, password) with its audit entry; a change of role, tenant or password
+    /// ends every session of the admin at once.
+    /// </summary>
+    public async Task UpdateAsync(Data.Admin admin, string? newPassword, AdminScope actor, CancellationToken ct)
+    {
+        if (newPassword is not null)
+        {
+            admin.PasswordHash = Hasher.HashPassword(admin, newPassword);
+        }
+
+        var entry = db.Entry(admin);
+        var endsSessions = entry.Property(a => a.Role).IsModified || entry.Property(a => a.TenantId).IsModified || newPassword is not null;
+        if (endsSessions)
+        {
+            await AdminSessionStore.EndSessionsAsync(db, admin.Id, keep: null, ct);
+        }
+
+        AuditTrail.Add(db, time, actor, "admin.update", $"admin/{admin.Id}", admin.TenantId,
+            new { admin.Username, admin.Role, admin.TenantId, passwordChanged = newPassword is not null, sessionsEnded = endsSessions });
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>Deletes an admin; its sessions go with it (cascade), so its cookie gets 401 from the next request.</summary>
+    public async Task DeleteAsync(Data.Admin admin, AdminScope actor, CancellationToken ct)
+    {
+        await AdminSessionStore.EndSessionsAsync(db, admin.Id, keep: null, ct);
+        db.Admins.Remove(admin);
+        AuditTrail.Add(db, time, actor, "admin.delete", $"admin/{admin.Id}", admin.TenantId, new { admin.Username, admin.Role });
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>
+    /// Changes the signed-in admin's own password after checking the current one; every other session of the admin
+    /// ends, the one making the change goes on. Null when the current password is wrong.
+    /// </summary>
+    public async Task<bool> ChangeOwnPasswordAsync(AdminScope scope, string current, string next, string? keepSession, CancellationToken ct)
+    {
+        var admin = await db.Admins.FirstOrDefaultAsync(a => a.Id == scope.AdminId, ct);
+        if (admin is null || Hasher.VerifyHashedPassword(admin, admin.PasswordHash, current) == PasswordVerificationResult.Failed)
+        {
+            return false;
+        }
+
+        admin.PasswordHash = Hasher.HashPassword(admin, next);
+        await AdminSessionStore.EndSessionsAsync(db, admin.Id, keepSession, ct);
+        AuditTrail.Add(db, time, scope, "admin.password", $"admin/{admin.Id}", admin.TenantId);
+        await db.SaveChangesAsync(ct);
+        return true;
+    }
+
+    /// <summary>A random password for an account created without one: 120 bits, URL-safe.</summary>
+    public static string GeneratePassword()
+    {
+        Span<byte> bytes = stackalloc byte[15];
+        RandomNumberGenerator.Fill(bytes);
+        return Base64Url.EncodeToString(bytes);
+    }
+
+    private static string Truncate(string value) => value.Length <= 100 ? value : value[..100];
+}

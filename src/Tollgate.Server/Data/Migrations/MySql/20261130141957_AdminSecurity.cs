@@ -1,0 +1,64 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace Tollgate.Data.Migrations.MySql
+{
+    /// <inheritdoc />
+    public partial class AdminSecurity : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "admin_sessions",
+                columns: table => new
+                {
+                    key_hash = table.Column<byte[]>(type: "varbinary(32)", maxLength: 32, nullable: false),
+                    admin_id = table.Column<long>(type: "bigint", nullable: false),
+                    ticket = table.Column<byte[]>(type: "longblob", nullable: false),
+                    created_at = table.Column<DateTime>(type: "datetime(6)", nullable: false),
+                    last_seen_at = table.Column<DateTime>(type: "datetime(6)", nullable: false),
+                    expires_at = table.Column<DateTime>(type: "datetime(6)", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_admin_sessions", x => x.key_hash);
+                    table.ForeignKey(
+                        name: "fk_admin_sessions_admins_admin_id",
+                        column: x => x.admin_id,
+                        principalTable: "admins",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Cascade);
+                })
+                .Annotation("MySQL:Charset", "utf8mb4");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_audit_log_target_timestamp",
+                table: "audit_log",
+                columns: new[] { "target", "timestamp" });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_admin_sessions_admin_id",
+                table: "admin_sessions",
+                column: "admin_id");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_admin_sessions_expires_at",
+                table: "admin_sessions",
+                column: "expires_at");
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "admin_sessions");
+
+            migrationBuilder.DropIndex(
+                name: "ix_audit_log_target_timestamp",
+                table: "audit_log");
+        }
+    }
+}
