@@ -26,6 +26,14 @@ public sealed class TollgateMetrics
         meter.CreateObservableGauge("tollgate.limits.shared.degraded",
             () => services.GetService<RedisLimitStore>() is { Degraded: true } ? 1 : 0,
             description: "1 while Redis is unreachable and limits are per instance (Open) or refused (Closed)");
+        meter.CreateObservableGauge("tollgate.usage.storage.state", () => (int)services.GetRequiredService<UsageStorageStatus>().State,
+            description: "Where usage events go: 0 the database, 1 the spool, 2 nowhere and rows are dropped (Admit), 3 nowhere and requests are refused (Refuse)");
+        meter.CreateObservableGauge("tollgate.usage.spool.events", () => services.GetRequiredService<UsageStorageStatus>().SpooledEvents,
+            "{event}", "Usage events in the spool, waiting to be replayed into the database");
+        meter.CreateObservableCounter("tollgate.usage.dropped", () => services.GetRequiredService<UsageStorageStatus>().DroppedRows,
+            "{row}", "Raw usage rows dropped because neither the database nor the spool took them (WhenStorageFails=Admit)");
+        meter.CreateObservableCounter("tollgate.usage.refused", () => services.GetRequiredService<UsageStorageStatus>().RefusedRequests,
+            "{request}", "Metered requests answered 503 because their usage could not be recorded (WhenStorageFails=Refuse)");
     }
 
     /// <summary>Counts a stored batch by outcome.</summary>

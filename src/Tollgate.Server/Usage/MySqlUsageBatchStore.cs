@@ -35,6 +35,13 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
     private const string UpdateKey =
         "UPDATE api_keys SET last_used_at = @ts WHERE id = @id AND (last_used_at IS NULL OR last_used_at < @ts)";
 
+    // MySQL reports a duplicate-key update that changes nothing as 1 row with MySql.Data's found-rows default, so the
+    // mark is read under its row lock first, then advanced (see UsageWriterMark).
+    private const string ReadMark = "SELECT last_sequence FROM usage_writer_marks WHERE writer_id = @w FOR UPDATE";
+
+    private const string AdvanceMark =
+        "INSERT INTO usage_writer_marks (writer_id, last_sequence) VALUES (@w, @s) ON DUPLICATE KEY UPDATE last_sequence = VALUES(last_sequence)";
+
     private static readonly (string Head, string Tail) RollupStatement = BuildRollupStatement();
 
     public async Task WriteAsync(UsageBatch batch, CancellationToken cancellationToken)
@@ -65,6 +72,20 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
         // ON DUPLICATE KEY UPDATE deadlock under InnoDB's default REPEATABLE READ. The sums stay exact: the update
         // always reads the latest committed row under its lock.
         await using var tx = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
+        if (batch.Mark is { } mark)
+        {
+            await using var read = new MySqlCommand(ReadMark, connection, tx);
+            read.Parameters.AddWithValue("@w", mark.WriterId);
+            if (await read.ExecuteScalarAsync(ct) is { } stored and not DBNull && Convert.ToInt64(stored, CultureInfo.InvariantCulture) >= mark.Sequence)
+            {
+                return; // stored before: the transaction is rolled back when disposed
+            }
+
+            await using var advance = new MySqlCommand(AdvanceMark, connection, tx);
+            advance.Parameters.AddWithValue("@w", mark.WriterId);
+            advance.Parameters.AddWithValue("@s", mark.Sequence);
+            await advance.ExecuteNonQueryAsync(ct);
+        }
 
         var events = batch.Events;
         for (var offset = 0; offset < events.Count; offset += LogRowsPerStatement)

@@ -30,6 +30,13 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
         "FROM unnest($1::bigint[], $2::timestamptz[]) AS v(id, ts) " +
         "WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.ts)";
 
+    // Advances the writer's mark, or changes nothing (0 rows) when the batch is already stored (see UsageWriterMark).
+    // First in the transaction: it takes the mark's row lock, so a late commit of the same batch is waited for and seen.
+    private const string AdvanceMark =
+        "INSERT INTO usage_writer_marks (writer_id, last_sequence) VALUES ($1, $2) " +
+        "ON CONFLICT (writer_id) DO UPDATE SET last_sequence = excluded.last_sequence " +
+        "WHERE usage_writer_marks.last_sequence < excluded.last_sequence";
+
     private static readonly string UpsertRollups = BuildRollupUpsert();
 
     public async Task WriteAsync(UsageBatch batch, CancellationToken cancellationToken)
@@ -56,6 +63,16 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
+        if (batch.Mark is { } mark)
+        {
+            await using var command = new NpgsqlCommand(AdvanceMark, connection, tx);
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = mark.WriterId });
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = mark.Sequence });
+            if (await command.ExecuteNonQueryAsync(ct) == 0)
+            {
+                return; // stored before: the transaction is rolled back when disposed
+            }
+        }
 
         if (batch.Count > 0)
         {

@@ -31,10 +31,29 @@ public sealed class UsageBatch
     /// <summary>Number of events.</summary>
     public int Count => _events.Count;
 
+    /// <summary>True when the batch holds nothing to store: no rows and no aggregates.</summary>
+    public bool IsEmpty => _events.Count == 0 && _rollups.Count == 0;
+
+    /// <summary>
+    /// The writer and sequence number of this batch, or null for a batch that is not the usage writer's (demo data).
+    /// A store writes a marked batch only if its writer has not stored that sequence number yet (see
+    /// <see cref="Data.UsageWriterMark"/>), so writing a batch twice stores it once.
+    /// </summary>
+    public UsageBatchMark? Mark { get; set; }
+
     /// <summary>Adds an event and folds it into the aggregates.</summary>
     public void Add(in UsageEvent e)
     {
         _events.Add(e);
+        AddWithoutRow(e);
+    }
+
+    /// <summary>
+    /// Folds an event into the aggregates only: its raw row is dropped (storage failed and
+    /// <see cref="StorageFailurePolicy.Admit"/> keeps serving), its roll-up, quota count and key use are kept.
+    /// </summary>
+    public void AddWithoutRow(in UsageEvent e)
+    {
         var minute = new DateTime(e.Timestamp.Ticks - e.Timestamp.Ticks % TimeSpan.TicksPerMinute, DateTimeKind.Utc);
         var key = new RollupKey(e.TenantId, minute, e.Method, e.Endpoint, e.StatusCode, e.Outcome);
         if (!_rollups.TryGetValue(key, out var values))
@@ -66,8 +85,14 @@ public sealed class UsageBatch
         _rollups.Clear();
         _quota.Clear();
         _keysLastUsed.Clear();
+        Mark = null;
     }
 }
+
+/// <summary>Which writer made a batch, and its place in that writer's sequence.</summary>
+/// <param name="WriterId">The writer (a GUID's "N" form, new per process start).</param>
+/// <param name="Sequence">1, 2, 3, … in the order the writer made its batches.</param>
+public readonly record struct UsageBatchMark(string WriterId, long Sequence);
 
 /// <summary>The identity of a roll-up row.</summary>
 /// <param name="TenantId">Tenant.</param>

@@ -22,6 +22,7 @@ public sealed class AppDatabase
         Provider = provider;
         ConnectionString = connectionString;
         SqlitePath = sqlitePath;
+        SpoolPath = sqlitePath is null ? TestDatabase.NewSpoolPath() : sqlitePath + ".spool";
     }
 
     /// <summary>
@@ -38,6 +39,12 @@ public sealed class AppDatabase
 
     /// <summary>The connection string the app is configured with.</summary>
     public string ConnectionString { get; }
+
+    /// <summary>
+    /// The usage spool's folder of the apps on this database: one per database, so that an app started again on the
+    /// same database replays what the previous one spooled, and parallel tests never share a spool.
+    /// </summary>
+    public string SpoolPath { get; }
 
     /// <summary>The file, on SQLite; null on the server databases.</summary>
     public string? SqlitePath { get; }
