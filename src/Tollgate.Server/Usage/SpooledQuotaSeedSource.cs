@@ -26,7 +26,8 @@ internal sealed class SpooledQuotaSeedSource(IQuotaSeedSource inner, UsageSpool 
 /// Opens the spool on start, after the migrations and before the server listens: a spool left by a previous run
 /// (a database outage that outlasted it) is then counted by the quota seeds at once and replayed by the writer.
 /// </summary>
-internal sealed partial class UsageSpoolLoader(UsageSpool spool, IServiceScopeFactory scopes, ILogger<UsageSpoolLoader> logger)
+internal sealed partial class UsageSpoolLoader(
+    UsageSpool spool, IQuotaSeedSource seeds, IServiceScopeFactory scopes, ILogger<UsageSpoolLoader> logger)
     : IStartupSeeder
 {
     public async Task SeedAsync(CancellationToken cancellationToken)
@@ -42,6 +43,12 @@ internal sealed partial class UsageSpoolLoader(UsageSpool spool, IServiceScopeFa
             }
 
             spool.Load(_ => marks);
+            // The quota preload ran before (it is registered first) and did not see the spool; these tenants' seeds
+            // are read afresh, database and spool together, so the replay cannot slip between the two.
+            foreach (var tenantId in spool.PendingTenants())
+            {
+                seeds.Forget(tenantId);
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -174,6 +174,15 @@ internal sealed partial class UsageSpool : IDisposable
         }
     }
 
+    /// <summary>The tenants with admitted requests in the spool.</summary>
+    public long[] PendingTenants()
+    {
+        lock (_gate)
+        {
+            return [.. _pendingQuota.Keys.Select(k => k.TenantId).Distinct()];
+        }
+    }
+
     /// <summary>
     /// Reads the database's count with <paramref name="readDatabase"/> and adds the spooled count, retrying when a
     /// replay moved counts from the spool to the database in between (either would then be counted twice or not at all).
