@@ -61,6 +61,19 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
                 // instances insert new rows into the same index gap. Nothing was committed; redo it all.
                 LogRetry(logger, ex.Number, attempt);
             }
+            catch (Exception ex) when (ex is MySqlException or IOException or System.Net.Sockets.SocketException)
+            {
+                // The server went away: every pooled connection is dead too, and MySql.Data would hand them out one
+                // by one, failing each retry of the writer until the pool had been worked through (a restarted MariaDB
+                // took more than 30 s to be written to again). Clearing the pool makes the next attempt connect anew.
+                if (ex is not MySqlException { Number: (int)MySqlErrorCode.LockDeadlock or (int)MySqlErrorCode.LockWaitTimeout })
+                {
+                    await using var connection = new MySqlConnection(database.ConnectionString);
+                    MySqlConnection.ClearPool(connection);
+                }
+
+                throw;
+            }
         }
     }
 
@@ -76,8 +89,9 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
         {
             await using var read = new MySqlCommand(ReadMark, connection, tx);
             read.Parameters.AddWithValue("@w", mark.WriterId);
-            if (await read.ExecuteScalarAsync(ct) is { } stored and not DBNull && Convert.ToInt64(stored, CultureInfo.InvariantCulture) >= mark.Sequence)
+            if (await read.ExecuteScalarAsync(ct) is { } stored and not DBNull && Convert.ToInt64(stored, CultureInfo.InvariantCulture) >= mark.From)
             {
+                batch.AlreadyStored = true;
                 return; // stored before: the transaction is rolled back when disposed
             }
 

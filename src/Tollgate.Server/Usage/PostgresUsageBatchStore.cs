@@ -35,7 +35,7 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
     private const string AdvanceMark =
         "INSERT INTO usage_writer_marks (writer_id, last_sequence) VALUES ($1, $2) " +
         "ON CONFLICT (writer_id) DO UPDATE SET last_sequence = excluded.last_sequence " +
-        "WHERE usage_writer_marks.last_sequence < excluded.last_sequence";
+        "WHERE usage_writer_marks.last_sequence < $3";
 
     private static readonly string UpsertRollups = BuildRollupUpsert();
 
@@ -56,6 +56,12 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
                 // meeting another instance's, or an admin changing the key. Nothing was committed; redo it all.
                 LogRetry(logger, ex.SqlState, attempt);
             }
+            catch (Exception ex) when (ex is NpgsqlException or IOException && ex is not PostgresException)
+            {
+                // The server went away (or restarted): its pooled connections are dead; the next attempt connects anew.
+                dataSource.Clear();
+                throw;
+            }
         }
     }
 
@@ -68,8 +74,10 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
             await using var command = new NpgsqlCommand(AdvanceMark, connection, tx);
             command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = mark.WriterId });
             command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = mark.Sequence });
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = mark.From });
             if (await command.ExecuteNonQueryAsync(ct) == 0)
             {
+                batch.AlreadyStored = true;
                 return; // stored before: the transaction is rolled back when disposed
             }
         }

@@ -35,7 +35,7 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
     // Advances the writer's mark, or changes nothing when the batch is already stored (see UsageWriterMark).
     private const string AdvanceMarkSql =
         "INSERT INTO usage_writer_marks (writer_id, last_sequence) VALUES (?1, ?2) " +
-        "ON CONFLICT (writer_id) DO UPDATE SET last_sequence = excluded.last_sequence WHERE last_sequence < excluded.last_sequence";
+        "ON CONFLICT (writer_id) DO UPDATE SET last_sequence = excluded.last_sequence WHERE last_sequence < ?3";
 
     private static readonly string UpsertRollupSql = BuildRollupUpsert();
 
@@ -92,9 +92,11 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
             var advance = statements.AdvanceMark;
             advance.Bind(1, mark.WriterId);
             advance.Bind(2, mark.Sequence);
+            advance.Bind(3, mark.From);
             advance.Execute();
             if (raw.sqlite3_changes(connection.Handle) == 0)
             {
+                batch.AlreadyStored = true;
                 // Stored before (its commit's answer was lost, or a replay was interrupted): roll back, skip it.
                 return;
             }

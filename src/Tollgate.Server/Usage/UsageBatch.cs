@@ -41,6 +41,9 @@ public sealed class UsageBatch
     /// </summary>
     public UsageBatchMark? Mark { get; set; }
 
+    /// <summary>Set by a store that skipped this batch because its <see cref="Mark"/> was stored already.</summary>
+    public bool AlreadyStored { get; set; }
+
     /// <summary>Adds an event and folds it into the aggregates.</summary>
     public void Add(in UsageEvent e)
     {
@@ -86,13 +89,23 @@ public sealed class UsageBatch
         _quota.Clear();
         _keysLastUsed.Clear();
         Mark = null;
+        AlreadyStored = false;
     }
 }
 
 /// <summary>Which writer made a batch, and its place in that writer's sequence.</summary>
 /// <param name="WriterId">The writer (a GUID's "N" form, new per process start).</param>
-/// <param name="Sequence">1, 2, 3, … in the order the writer made its batches.</param>
-public readonly record struct UsageBatchMark(string WriterId, long Sequence);
+/// <param name="Sequence">1, 2, 3, … in the order the writer made its batches; for several spooled batches replayed
+/// as one, the last one's.</param>
+/// <param name="FirstSequence">For several spooled batches replayed as one, the first one's; 0 for a single batch.</param>
+public readonly record struct UsageBatchMark(string WriterId, long Sequence, long FirstSequence = 0)
+{
+    /// <summary>
+    /// The batch is stored already (wholly or in part) when the writer's stored sequence is at least this. Batches
+    /// reach the database in sequence order, so a range is either all new or starts with what is stored.
+    /// </summary>
+    public long From => FirstSequence == 0 ? Sequence : FirstSequence;
+}
 
 /// <summary>The identity of a roll-up row.</summary>
 /// <param name="TenantId">Tenant.</param>

@@ -74,11 +74,25 @@ public sealed class UsageBatchStoreTests
         Assert.Equal(2, await app.Database.ScalarAsync(
             "SELECT last_sequence FROM usage_writer_marks WHERE writer_id = @w", ("@w", writer)));
 
+        // Spooled batches replayed as one range: skipped when the range begins with what is stored, stored otherwise.
+        var range = new UsageBatch { Mark = new UsageBatchMark(writer, 4, 2) };
+        range.Add(Event(tenant, Minute.AddSeconds(5), "GET", "/api/v1/users", 200, 80));
+        await store.WriteAsync(range, CancellationToken.None);
+        Assert.True(range.AlreadyStored);
+        Assert.Equal(3, await Count(app, "usage_logs", tenant));
+        range.AlreadyStored = false;
+        range.Mark = new UsageBatchMark(writer, 4, 3);
+        await store.WriteAsync(range, CancellationToken.None);
+        Assert.False(range.AlreadyStored);
+        Assert.Equal(4, await Count(app, "usage_logs", tenant));
+        await store.WriteAsync(range, CancellationToken.None);
+        Assert.Equal(4, await Count(app, "usage_logs", tenant));
+
         // Another writer's batches are its own sequence.
         var other = new UsageBatch { Mark = new UsageBatchMark(Guid.NewGuid().ToString("N"), 1) };
         other.Add(Event(tenant, Minute.AddSeconds(4), "GET", "/api/v1/users", 200, 70));
         await store.WriteAsync(other, CancellationToken.None);
-        Assert.Equal(4, await Count(app, "usage_logs", tenant));
+        Assert.Equal(5, await Count(app, "usage_logs", tenant));
     }
 
     [Theory]
