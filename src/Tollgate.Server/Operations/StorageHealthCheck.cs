@@ -25,16 +25,17 @@ internal sealed class StorageHealthCheck(IServiceScopeFactory scopes, UsageStora
                 "Neither the database nor the spool takes usage events: metered requests are refused with 503.", data: Data());
         }
 
-        var answers = await DatabaseAnswersAsync(cancellationToken);
-        return (answers, state) switch
+        // During an outage the writer's retries (every second at most) already say whether the database answers;
+        // asking it again here would only add connection attempts to a server that is struggling.
+        return state switch
         {
-            (true, UsageStorageState.Healthy) => HealthCheckResult.Healthy(),
-            (_, UsageStorageState.Spooling) => HealthCheckResult.Degraded(
+            UsageStorageState.Spooling => HealthCheckResult.Degraded(
                 $"Usage events are spooled to local disk ({storage.SpooledEvents} waiting) until the database takes them.", data: Data()),
-            (_, UsageStorageState.Dropping) => HealthCheckResult.Degraded(
+            UsageStorageState.Dropping => HealthCheckResult.Degraded(
                 $"Usage storage fails: requests are served without their raw rows ({storage.DroppedRows} dropped since start).", data: Data()),
+            _ when await DatabaseAnswersAsync(cancellationToken) => HealthCheckResult.Healthy(),
             _ => HealthCheckResult.Degraded(
-                $"The database does not answer within {Timeout.TotalMilliseconds} ms; usage events go to the spool.", data: Data()),
+                $"The database does not answer within {Timeout.TotalMilliseconds} ms; usage events will go to the spool.", data: Data()),
         };
     }
 

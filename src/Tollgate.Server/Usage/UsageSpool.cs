@@ -30,6 +30,9 @@ internal sealed partial class UsageSpool : IDisposable
     private readonly string _folder;
     private readonly ILogger<UsageSpool> _logger;
     private readonly Lock _gate = new();
+
+    // The file and its handle: appends (the writer's loop) and replays (beside it) take turns.
+    private readonly Lock _fileGate = new();
     private readonly Queue<SpooledBatch> _batches = new();
     private readonly Dictionary<QuotaKey, long> _pendingQuota = [];
     private readonly MemoryStream _buffer = new();
@@ -65,10 +68,13 @@ internal sealed partial class UsageSpool : IDisposable
     public void Load(Func<IReadOnlyCollection<string>, IReadOnlyDictionary<string, long>> storedMarks)
     {
         ArgumentNullException.ThrowIfNull(storedMarks);
-        Open(storedMarks);
-        if (!HasPending)
+        lock (_fileGate)
         {
-            Close(); // opened again, and locked, by the first append
+            Open(storedMarks);
+            if (!HasPending)
+            {
+                Close(); // opened again, and locked, by the first append
+            }
         }
     }
 
@@ -80,6 +86,14 @@ internal sealed partial class UsageSpool : IDisposable
     {
         ArgumentNullException.ThrowIfNull(batch);
         var mark = batch.Mark ?? throw new ArgumentException("A spooled batch needs its writer's mark.", nameof(batch));
+        lock (_fileGate)
+        {
+            AppendLocked(batch, mark);
+        }
+    }
+
+    private void AppendLocked(UsageBatch batch, UsageBatchMark mark)
+    {
         Open();
         var file = _file!;
         Encode(batch, mark);
@@ -135,13 +149,16 @@ internal sealed partial class UsageSpool : IDisposable
             })];
         }
 
-        Open();
         batch.Clear();
-        foreach (var spooled in oldest)
+        lock (_fileGate)
         {
-            if (!TryReadAt(_file!, spooled.Offset, batch, out _, append: true))
+            Open();
+            foreach (var spooled in oldest)
             {
-                throw new InvalidDataException($"The spooled batch at byte {spooled.Offset} of {FilePath} cannot be read back.");
+                if (!TryReadAt(_file!, spooled.Offset, batch, out _, append: true))
+                {
+                    throw new InvalidDataException($"The spooled batch at byte {spooled.Offset} of {FilePath} cannot be read back.");
+                }
             }
         }
 
@@ -182,12 +199,19 @@ internal sealed partial class UsageSpool : IDisposable
         }
 
         Interlocked.Increment(ref _replayEpoch);
-        if (stored > 0 && !HasPending && _file is { } file)
+        if (stored > 0)
         {
-            TryEmpty(file);
-            // Held open (and locked) only while something is pending: a process that stops, or a test host that is
-            // disposed, leaves no open file behind.
-            Close();
+            lock (_fileGate)
+            {
+                // Checked again under the file's lock: an append may have come in meanwhile.
+                if (!HasPending && _file is { } file)
+                {
+                    TryEmpty(file);
+                    // Held open (and locked) only while something is pending: a process that stops, or a test host
+                    // that is disposed, leaves no open file behind.
+                    Close();
+                }
+            }
         }
     }
 
@@ -238,8 +262,11 @@ internal sealed partial class UsageSpool : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        Close();
-        _buffer.Dispose();
+        lock (_fileGate)
+        {
+            Close();
+            _buffer.Dispose();
+        }
     }
 
     private void Enqueued(SpooledBatch spooled)

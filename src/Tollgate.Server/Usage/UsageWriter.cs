@@ -31,6 +31,18 @@ internal sealed partial class UsageWriter(
 {
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(100);
 
+    // Events per replay transaction: large enough that a replay outruns new traffic (replayed one spooled batch at a
+    // time, MariaDB took 2,000-4,000 events/s on the 2-core test machine), small enough that a transaction stays far
+    // below ReplayTimeout on a busy server.
+    private const int MaxReplayEvents = 20_000;
+
+    // The replay runs beside the queue, so it may take its time; an abandoned transaction would keep the writer's mark
+    // locked and make every retry wait for it (seen with 5 s on PostgreSQL with both cores saturated).
+    private static readonly TimeSpan ReplayTimeout = TimeSpan.FromSeconds(60);
+
+    // How long a graceful stop keeps replaying; what is left stays in the spool for the next start.
+    private static readonly TimeSpan StopReplayBudget = TimeSpan.FromSeconds(10);
+
     // While a backlog is spooled, each spooled batch holds this much traffic: the replay stores the batches one
     // transaction each, and batches of whatever arrived since the last one (a few hundred events) replayed slower than
     // new ones came in (PostgreSQL, 20,000 requests/s: the spool grew for 30 s after the database was back). An fsync
@@ -44,8 +56,12 @@ internal sealed partial class UsageWriter(
     // and a CancellationTokenSource without a timer holds nothing that needs disposing.
     private readonly CancellationTokenSource _stopping = new();
 
-    // A new id per process start: sequence numbers then never need to survive a restart.
-    private readonly string _writerId = Guid.NewGuid().ToString("N");
+    // A new id per process start, so sequence numbers never need to survive a restart; and a new one when the database
+    // answers again after batches of the current id were spooled, so that new batches can go straight to the database
+    // while the replay, beside them, stores the old id's batches in their order.
+    private string _writerId = Guid.NewGuid().ToString("N");
+    private bool _spooledUnderCurrentId;
+    private volatile bool _replaySucceeds;
     private readonly Queue<UsageBatch> _held = new();
     private readonly Queue<UsageBatch> _dropped = new();
     private readonly StorageFailurePolicy _policy = options.Value.WhenStorageFails;
@@ -54,8 +70,11 @@ internal sealed partial class UsageWriter(
     private long _written;
     private TimeSpan _retryDelay = FirstRetryDelay;
     private long _nextRetry;
+    private readonly CancellationTokenSource _stopReplay = new();
     private UsageBatch? _replay;
+    private Task<bool>? _replayTask;
     private bool _replayOneAtATime;
+    private bool _droppedTailUntried;
 
     /// <summary>Events stored since start (in the database or, during an outage, in the spool).</summary>
     public long Written => Interlocked.Read(ref _written);
@@ -63,7 +82,7 @@ internal sealed partial class UsageWriter(
     /// <summary>The writer's id in <c>usage_writer_marks</c>.</summary>
     internal string WriterId => _writerId;
 
-    private bool HasBacklog => _held.Count > 0 || _dropped.Count > 0 || spool.HasPending;
+    private bool HasBacklog => _held.Count > 0 || _dropped.Count > 0 || spool.HasPending || _replayTask is not null;
 
     /// <inheritdoc />
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -104,7 +123,6 @@ internal sealed partial class UsageWriter(
             var full = batch.Count >= batchSize;
             if (!batch.IsEmpty)
             {
-                batch.Mark = new UsageBatchMark(_writerId, ++_sequence);
                 batch = await StoreAsync(batch, batchSize);
             }
 
@@ -112,6 +130,7 @@ internal sealed partial class UsageWriter(
             {
                 dropped.Mark = new UsageBatchMark(Guid.NewGuid().ToString("N"), 1);
                 _dropped.Enqueue(dropped);
+                _droppedTailUntried = false;
             }
 
             if (HasBacklog && time.GetTimestamp() >= _nextRetry)
@@ -127,13 +146,35 @@ internal sealed partial class UsageWriter(
             }
         }
 
-        // Stopping: one last attempt at what is not stored yet. The spool stays on disk for the next start.
-        if (HasBacklog)
+        // Stopping: a last attempt at what is not stored yet, for a bounded time. The spool stays on disk for the next
+        // start; only batches held in memory (WhenStorageFails=Refuse) can be lost, and they are logged.
+        var stopping = time.GetTimestamp();
+        _nextRetry = 0;
+        while (HasBacklog && time.GetElapsedTime(stopping) < StopReplayBudget)
         {
-            await RetryBacklogAsync(batchSize);
-            PublishState();
+            if (time.GetTimestamp() >= _nextRetry)
+            {
+                await RetryBacklogAsync(batchSize);
+            }
+
+            if (_replayTask is { } replay)
+            {
+                await Task.WhenAny(replay, Task.Delay(TimeSpan.FromMilliseconds(50), time, CancellationToken.None));
+            }
+            else if (HasBacklog)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), time, CancellationToken.None);
+            }
         }
 
+        if (_replayTask is { } unfinished)
+        {
+            await _stopReplay.CancelAsync();
+            await ((Task)unfinished).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            _replayTask = null;
+        }
+
+        PublishState();
         var lost = _held.Sum(b => (long)b.Count);
         if (lost > 0)
         {
@@ -169,10 +210,21 @@ internal sealed partial class UsageWriter(
     /// <summary>Stores, spools, holds or drops the batch; returns the batch object to fill next.</summary>
     private async Task<UsageBatch> StoreAsync(UsageBatch batch, int batchSize)
     {
-        // Straight to the database only when nothing older waits: the batches reach it in sequence order.
-        if (_held.Count == 0 && !spool.HasPending)
+        if (_spooledUnderCurrentId && _replaySucceeds && _held.Count == 0)
         {
-            var outcome = await TryWriteDatabaseAsync(batch);
+            // The database answers again: new batches under a new id go straight to it, the replay takes the rest.
+            _writerId = Guid.NewGuid().ToString("N");
+            _sequence = 0;
+            _spooledUnderCurrentId = false;
+        }
+
+        batch.Mark = new UsageBatchMark(_writerId, ++_sequence);
+        // Straight to the database only when no older batch of this id waits (they reach it in sequence order), and,
+        // while the spool is replayed, only once the replay gets through.
+        var databaseAnswers = (!spool.HasPending && _replayTask is null) || _replaySucceeds;
+        if (_held.Count == 0 && !_spooledUnderCurrentId && databaseAnswers)
+        {
+            var outcome = await TryWriteDatabaseAsync(batch, _storageTimeout);
             if (outcome == WriteOutcome.Stored)
             {
                 Recorded(batch);
@@ -202,13 +254,23 @@ internal sealed partial class UsageWriter(
     {
         if (_held.Count == 0 && TryAppendToSpool(batch))
         {
+            _spooledUnderCurrentId |= batch.Mark?.WriterId == _writerId;
+            _replaySucceeds = false;
             Recorded(batch);
             return true;
         }
 
         if (_policy == StorageFailurePolicy.Admit)
         {
-            var aggregates = new UsageBatch { Mark = new UsageBatchMark(Guid.NewGuid().ToString("N"), 1) };
+            // Folded into the newest aggregates not yet tried, so that an outage adds one batch (and one mark) per
+            // retry, not one per flush interval.
+            if (!_droppedTailUntried || !_dropped.TryPeek(out _))
+            {
+                _dropped.Enqueue(new UsageBatch { Mark = new UsageBatchMark(Guid.NewGuid().ToString("N"), 1) });
+                _droppedTailUntried = true;
+            }
+
+            var aggregates = _dropped.Last();
             foreach (var e in batch.Events)
             {
                 aggregates.AddWithoutRow(e);
@@ -217,7 +279,6 @@ internal sealed partial class UsageWriter(
 
             status.Dropped(batch.Count);
             LogDropped(logger, batch.Count);
-            _dropped.Enqueue(aggregates);
             return true;
         }
 
@@ -225,45 +286,30 @@ internal sealed partial class UsageWriter(
         return false;
     }
 
-    /// <summary>Replays the spool, then the held batches, then the aggregates of dropped rows, while storage takes them.</summary>
+    /// <summary>
+    /// Starts the spool's replay when it is due, and stores the held batches and the aggregates of dropped rows while
+    /// storage takes them. The replay runs beside this loop, so the queue is drained into the spool meanwhile however
+    /// long the database takes; this loop writes to the database again once the replay has emptied the spool.
+    /// </summary>
     private async Task RetryBacklogAsync(int batchSize)
     {
         var failed = false;
-        var slice = time.GetTimestamp();
-        while (spool.HasPending && !failed)
+        if (_replayTask is { IsCompleted: true } finished)
         {
-            _replay ??= new UsageBatch(batchSize);
-            // Several spooled batches in one transaction, unless the last try found part of such a range stored
-            // (a commit whose answer was lost): then the oldest alone, which its mark skips.
-            var read = spool.ReadOldest(_replay, _replayOneAtATime ? 1 : batchSize);
-            spool.BeginReplay();
-            var outcome = await TryWriteDatabaseAsync(_replay);
-            var partlyStored = outcome == WriteOutcome.Stored && _replay.AlreadyStored && read > 1;
-            spool.EndReplay(outcome == WriteOutcome.Stored && !partlyStored ? read : 0);
-            _replayOneAtATime = partlyStored;
-            if (outcome == WriteOutcome.Abandoned)
-            {
-                _replay = null;
-            }
-
-            failed = outcome != WriteOutcome.Stored;
-            if (!failed && !spool.HasPending)
-            {
-                LogReplayed(logger);
-            }
-
-            // Back to the queue now and then, so that a long replay never keeps new events waiting.
-            if (time.GetElapsedTime(slice) > TimeSpan.FromMilliseconds(500))
-            {
-                return;
-            }
+            failed = !await finished;
+            _replayTask = null;
         }
 
-        while (_held.TryPeek(out var held))
+        if (_replayTask is null && spool.HasPending && !failed)
+        {
+            _replayTask = ReplayAsync(batchSize);
+        }
+
+        while (!failed && _held.TryPeek(out var held))
         {
             var recorded = spool.HasPending
                 ? TryAppendToSpool(held)
-                : await TryWriteDatabaseAsync(held) == WriteOutcome.Stored || TryAppendToSpool(held);
+                : await TryWriteDatabaseAsync(held, _storageTimeout) == WriteOutcome.Stored || TryAppendToSpool(held);
             if (!recorded)
             {
                 failed = true;
@@ -271,12 +317,14 @@ internal sealed partial class UsageWriter(
             }
 
             _held.Dequeue();
+            _spooledUnderCurrentId |= spool.HasPending && held.Mark?.WriterId == _writerId;
             Recorded(held);
         }
 
+        _droppedTailUntried = false;
         while (!failed && _dropped.TryPeek(out var aggregates))
         {
-            if (await TryWriteDatabaseAsync(aggregates) != WriteOutcome.Stored)
+            if (await TryWriteDatabaseAsync(aggregates, _storageTimeout) != WriteOutcome.Stored)
             {
                 failed = true;
                 break;
@@ -290,25 +338,65 @@ internal sealed partial class UsageWriter(
             _nextRetry = time.GetTimestamp() + (long)(_retryDelay.TotalSeconds * time.TimestampFrequency);
             _retryDelay = TimeSpan.FromTicks(Math.Min(_retryDelay.Ticks * 2, LongestRetryDelay.Ticks));
         }
-        else
+        else if (_replayTask is null)
         {
             _retryDelay = FirstRetryDelay;
         }
     }
 
-    private async Task<WriteOutcome> TryWriteDatabaseAsync(UsageBatch batch)
+    /// <summary>
+    /// Replays the spool into the database, oldest first, until it is empty (true) or the database fails (false).
+    /// Runs beside the main loop, which only appends to the spool meanwhile.
+    /// </summary>
+    private async Task<bool> ReplayAsync(int batchSize)
     {
-        using var timeout = new CancellationTokenSource(_storageTimeout, time);
+        // Off the main loop's thread: a synchronous driver (SQLite) must not hold up the queue.
+        await Task.Yield();
+        while (spool.HasPending && !_stopReplay.IsCancellationRequested)
+        {
+            _replay ??= new UsageBatch(batchSize);
+            // Several spooled batches in one transaction, unless the last try found part of such a range stored
+            // (a commit whose answer was lost): then the oldest alone, which its mark skips.
+            var read = spool.ReadOldest(_replay, _replayOneAtATime ? 1 : Math.Min(batchSize, MaxReplayEvents));
+            spool.BeginReplay();
+            var outcome = await TryWriteDatabaseAsync(_replay, ReplayTimeout, _stopReplay.Token);
+            _replaySucceeds = outcome == WriteOutcome.Stored;
+            var partlyStored = outcome == WriteOutcome.Stored && _replay.AlreadyStored && read > 1;
+            spool.EndReplay(outcome == WriteOutcome.Stored && !partlyStored ? read : 0);
+            _replayOneAtATime = partlyStored;
+            if (outcome == WriteOutcome.Abandoned)
+            {
+                _replay = null;
+            }
+
+            if (outcome != WriteOutcome.Stored)
+            {
+                return false;
+            }
+        }
+
+        if (!spool.HasPending)
+        {
+            LogReplayed(logger);
+        }
+
+        return true;
+    }
+
+    private async Task<WriteOutcome> TryWriteDatabaseAsync(UsageBatch batch, TimeSpan limit, CancellationToken stop = default)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        timeout.CancelAfter(limit);
         var write = store.WriteAsync(batch, timeout.Token);
         try
         {
             // WaitAsync as well as the token: not every driver call honours cancellation (SQLite's are synchronous).
-            await write.WaitAsync(_storageTimeout, time);
+            await write.WaitAsync(limit, time, stop);
             return WriteOutcome.Stored;
         }
         catch (TimeoutException)
         {
-            LogWriteTimedOut(logger, batch.Count, _storageTimeout);
+            LogWriteTimedOut(logger, batch.Count, limit);
             _ = write.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observed, never rethrown
             return WriteOutcome.Abandoned;
         }
@@ -342,7 +430,16 @@ internal sealed partial class UsageWriter(
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            LogSpoolFailed(logger, ex, batch.Count, spool.FilePath);
+            // Said loudly once per outage; every batch after it would say the same (and cost the requests the CPU).
+            if (status.State is UsageStorageState.Refusing or UsageStorageState.Dropping)
+            {
+                LogSpoolFailedAgain(logger, batch.Count, ex.Message);
+            }
+            else
+            {
+                LogSpoolFailed(logger, ex, batch.Count, spool.FilePath);
+            }
+
             return false;
         }
     }
@@ -390,7 +487,10 @@ internal sealed partial class UsageWriter(
     [LoggerMessage(Level = LogLevel.Critical, Message = "Spooling {Count} usage events to {Path} failed as well")]
     private static partial void LogSpoolFailed(ILogger logger, Exception exception, int count, string path);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Neither the database nor the spool takes usage events: {Count} raw rows dropped (WhenStorageFails=Admit)")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Spooling {Count} usage events failed again: {Reason}")]
+    private static partial void LogSpoolFailedAgain(ILogger logger, int count, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Neither the database nor the spool takes usage events: {Count} raw rows dropped (WhenStorageFails=Admit)")]
     private static partial void LogDropped(ILogger logger, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Usage storage is now {State} ({Spooled} events in the spool)")]

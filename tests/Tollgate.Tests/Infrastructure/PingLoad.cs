@@ -21,7 +21,7 @@ public sealed class PingLoad : IAsyncDisposable
         for (var i = 0; i < clients; i++)
         {
             var client = app.TenantClient(apiKey);
-            client.Timeout = TimeSpan.FromSeconds(3);
+            client.Timeout = TimeSpan.FromSeconds(10);
             _clients.Add(client);
         }
 

@@ -3,8 +3,10 @@ using System.Diagnostics;
 namespace Tollgate.Tests.Infrastructure;
 
 /// <summary>
-/// A 64 MB tmpfs mounted for one test, to fill up for real: <see cref="Fill"/> writes a file until the volume says
-/// ENOSPC, <see cref="Free"/> deletes it. Mounting needs root, which the tests have in CI (<c>.ci/run</c>); elsewhere
+/// A 32 MB tmpfs mounted for one test, to fill up for real: <see cref="Fill"/> writes a file until the volume says
+/// ENOSPC, <see cref="Free"/> deletes it. 32 MB is less than the WAL the usage writer lets grow before a checkpoint
+/// (10,000 pages, 40 MB): the WAL never starts over inside space it already has, so once the volume is full the next
+/// write fails (with 64 MB it sometimes went on for seconds in the WAL's own space). Mounting needs root, which the tests have in CI (<c>.ci/run</c>); elsewhere
 /// the test fails and says so. Unmounted (lazily, so an open file cannot block it) and deleted on dispose.
 /// </summary>
 public sealed class SmallVolume : IDisposable
@@ -26,7 +28,7 @@ public sealed class SmallVolume : IDisposable
 
         var path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "tollgate-volume-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(path);
-        Run("mount", "-t", "tmpfs", "-o", "size=64m,mode=0777", "tollgate-test", path);
+        Run("mount", "-t", "tmpfs", "-o", "size=32m,mode=0777", "tollgate-test", path);
         return new SmallVolume(path);
     }
 
