@@ -139,7 +139,8 @@ internal sealed partial class UsageWriter(
             }
 
             PublishState();
-            var pause = HasBacklog ? SpoolGatherInterval : flushInterval;
+            // Synchronous durability gathers nothing, spooling or not: its requests wait for the fsync of their batch.
+            var pause = HasBacklog && flushInterval > TimeSpan.Zero ? SpoolGatherInterval : flushInterval;
             if (!full && pause > TimeSpan.Zero)
             {
                 await Task.Delay(pause, time, _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

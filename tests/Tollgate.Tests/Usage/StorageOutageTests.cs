@@ -47,6 +47,21 @@ public sealed class StorageOutageTests(Xunit.Abstractions.ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task SqliteVolumeFull_SynchronousDurability_AnswersOnceTheEventIsFsyncedInTheSpool()
+    {
+        using var volume = SmallVolume.Mount();
+        await using var app = new TollgateApp(
+            AppDatabase.ForSqliteFile(Path.Combine(volume.Path, "tollgate.db")),
+            settings: new Dictionary<string, string?>
+            {
+                ["Tollgate:Usage:SpoolPath"] = TestDatabase.NewSpoolPath(),
+                ["Tollgate:Usage:Durability"] = "Synchronous",
+            });
+        var run = await RunOutageAsync(app, volume.Fill, volume.Free);
+        await AssertNothingLostNorDoubledAsync(app, run);
+    }
+
+    [Fact]
     public async Task SpoolFullToo_Refuse_Answers503WithRetryAfter_AndAdmitsNothingItCannotRecord()
     {
         // Database and spool on the same volume: when it is full, nothing can record usage.
