@@ -40,6 +40,9 @@ internal sealed partial class UsageWriter(
     // locked and make every retry wait for it (seen with 5 s on PostgreSQL with both cores saturated).
     private static readonly TimeSpan ReplayTimeout = TimeSpan.FromSeconds(60);
 
+    // How often the loop looks at a running replay when no events come.
+    private static readonly TimeSpan BacklogPoll = TimeSpan.FromMilliseconds(50);
+
     // How long a graceful stop keeps replaying; what is left stays in the spool for the next start.
     private static readonly TimeSpan StopReplayBudget = TimeSpan.FromSeconds(10);
 
@@ -191,10 +194,17 @@ internal sealed partial class UsageWriter(
             return await queue.Reader.WaitToReadAsync(CancellationToken.None);
         }
 
-        var wait = time.GetElapsedTime(time.GetTimestamp(), _nextRetry);
-        if (wait <= TimeSpan.Zero || queue.Reader.TryPeek(out _))
+        if (queue.Reader.TryPeek(out _))
         {
             return true;
+        }
+
+        // At least a moment, even when a retry is due: while the replay runs beside this loop there is nothing to do
+        // here but notice new events or its end, and a loop that did not wait would take the replay's CPU.
+        var wait = time.GetElapsedTime(time.GetTimestamp(), _nextRetry);
+        if (wait < BacklogPoll)
+        {
+            wait = BacklogPoll;
         }
 
         using var timeout = new CancellationTokenSource(wait, time);
