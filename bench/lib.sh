@@ -115,13 +115,13 @@ wait_http() {
 # command-line settings (e.g. --Tollgate:Redis=…); sets SERVER_PID.
 # The content root is the project folder, as with `dotnet run --project src/Tollgate.Server`.
 start_tollgate() {
-  local name=$1 db=$2 port=$3 provider=Sqlite connection="Data Source=$2"
+  local name=$1 db=$2 port=$3 provider=Sqlite connection="Data Source=$2" spool="$2.spool"
   shift 3
-  case "$db" in Postgres=* | MySql=*) provider=${db%%=*} connection=${db#*=} ;; esac
+  case "$db" in Postgres=* | MySql=*) provider=${db%%=*} connection=${db#*=} spool="$WORK/$name.spool" ;; esac
   (cd "$SERVER_DIR" && ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production exec dotnet "$SERVER_DLL" \
       --urls "http://127.0.0.1:$port" \
       "--Tollgate:Database:Provider=$provider" "--ConnectionStrings:Tollgate=$connection" \
-      "--Tollgate:Admin:Password=$ADMIN_PASSWORD" "$@") >>"$WORK/$name.log" 2>&1 &
+      "--Tollgate:Admin:Password=$ADMIN_PASSWORD" "--Tollgate:Usage:SpoolPath=$spool" "$@") >>"$WORK/$name.log" 2>&1 &
   SERVER_PID=$!
   STARTED+=("$SERVER_PID")
   PIDS[$name]=$SERVER_PID
@@ -150,16 +150,24 @@ start_postgres() {
   (as_user postgres "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale) >>"$WORK/$name.log" 2>&1 \
     || { tail -20 "$WORK/$name.log" >&2; die "initdb failed"; }
   port=$(free_port)
-  (as_user postgres "$bin/postgres" -D "$dir/data" -p "$port" -c listen_addresses=127.0.0.1 \
-      -c "unix_socket_directories=$dir" -c max_connections=200) >>"$WORK/$name.log" 2>&1 &
-  STARTED+=("$!")
-  local deadline=$((SECONDS + 60))
-  until psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAtc 'SELECT 1' >/dev/null 2>&1; do
-    [ "$SECONDS" -ge "$deadline" ] && { tail -20 "$WORK/$name.log" >&2; die "$name did not start"; }
-    sleep 0.2
-  done
+  PG_BIN=$bin PG_DIR=$dir PG_PORT=$port PG_NAME=$name
+  run_postgres
   psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc 'CREATE DATABASE tollgate' -c 'CREATE DATABASE ingest' >/dev/null
   PG_CONNECTION="Host=127.0.0.1;Port=$port;Username=postgres;Database=tollgate"
+}
+
+# run_postgres: starts (or starts again, on the same port and files) the cluster of the last start_postgres; sets
+# PG_PID and waits until it answers. Stop it with stop_server or a fast shutdown: kill -INT "$PG_PID".
+run_postgres() {
+  (as_user postgres "$PG_BIN/postgres" -D "$PG_DIR/data" -p "$PG_PORT" -c listen_addresses=127.0.0.1 \
+      -c "unix_socket_directories=$PG_DIR" -c max_connections=200) >>"$WORK/$PG_NAME.log" 2>&1 &
+  PG_PID=$!
+  STARTED+=("$PG_PID")
+  local deadline=$((SECONDS + 60))
+  until psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qAtc 'SELECT 1' >/dev/null 2>&1; do
+    [ "$SECONDS" -ge "$deadline" ] && { tail -20 "$WORK/$PG_NAME.log" >&2; die "$PG_NAME did not start"; }
+    sleep 0.2
+  done
 }
 
 # start_mariadb NAME: a throw-away MariaDB server in the work folder (mariadb-install-db, then mariadbd on a free

@@ -135,7 +135,17 @@ public sealed record DashboardTenantDto(
 /// <summary>The live table.</summary>
 /// <param name="GeneratedAt">When the snapshot was taken (UTC).</param>
 /// <param name="Tenants">One row per tenant.</param>
-public sealed record DashboardDto(DateTime GeneratedAt, IReadOnlyList<DashboardTenantDto> Tenants);
+/// <param name="Storage">Where usage events go: the dashboard shows a banner unless it is the database.</param>
+public sealed record DashboardDto(DateTime GeneratedAt, IReadOnlyList<DashboardTenantDto> Tenants, DashboardStorageDto Storage);
+
+/// <summary>Where usage events go, for the dashboard's banner.</summary>
+/// <param name="State">Healthy, Spooling, Dropping or Refusing (see <see cref="Usage.UsageStorageState"/>).</param>
+/// <param name="Since">When that state began (UTC); null while healthy.</param>
+/// <param name="SpooledEvents">Events in the spool, not yet in the database.</param>
+/// <param name="DroppedRows">Raw rows dropped since start (WhenStorageFails=Admit).</param>
+/// <param name="RefusedRequests">Requests refused with 503 since start (WhenStorageFails=Refuse).</param>
+public sealed record DashboardStorageDto(
+    Usage.UsageStorageState State, DateTime? Since, long SpooledEvents, long DroppedRows, long RefusedRequests);
 
 /// <summary>An audit entry.</summary>
 /// <param name="Id">Entry id.</param>

@@ -297,3 +297,18 @@ public sealed class AuditEntry
     /// <summary>A short JSON description of the change; never holds a secret.</summary>
     public string? Details { get; set; }
 }
+
+/// <summary>
+/// How far one usage writer has stored its batches: every batch carries its writer's id and a sequence number, and
+/// the store advances this row in the same transaction as the batch's rows. A batch whose sequence is not above
+/// the stored one is already in the database (a commit whose answer was lost, or a spooled batch replayed again
+/// after a crash), so it is skipped: replaying the spool can never double rows, roll-ups or counters.
+/// </summary>
+public sealed class UsageWriterMark
+{
+    /// <summary>The writer: a new id per process start (see <c>UsageWriter</c>).</summary>
+    public required string WriterId { get; set; }
+
+    /// <summary>The highest sequence number stored.</summary>
+    public long LastSequence { get; set; }
+}

@@ -38,6 +38,9 @@ public abstract class TollgateDbContext : DbContext
     /// <summary>Admitted requests per tenant and quota period.</summary>
     public DbSet<QuotaCounter> QuotaCounters => Set<QuotaCounter>();
 
+    /// <summary>Each usage writer's last stored batch, for exactly-once replay of the spool.</summary>
+    public DbSet<UsageWriterMark> UsageWriterMarks => Set<UsageWriterMark>();
+
     /// <summary>Admin accounts.</summary>
     public DbSet<Admin> Admins => Set<Admin>();
 
@@ -152,6 +155,17 @@ internal sealed class QuotaCounterConfiguration : IEntityTypeConfiguration<Quota
     {
         b.ToTable("quota_counters");
         b.HasKey(c => new { c.TenantId, c.Period, c.PeriodStart });
+    }
+}
+
+internal sealed class UsageWriterMarkConfiguration : IEntityTypeConfiguration<UsageWriterMark>
+{
+    public void Configure(EntityTypeBuilder<UsageWriterMark> b)
+    {
+        b.ToTable("usage_writer_marks");
+        b.HasKey(m => m.WriterId);
+        // A GUID's "N" form; fixed length keeps MySQL's key short.
+        b.Property(m => m.WriterId).HasMaxLength(32);
     }
 }
 

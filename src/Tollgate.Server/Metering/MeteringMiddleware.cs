@@ -19,6 +19,7 @@ internal sealed partial class MeteringMiddleware(
     IApiKeyStore keys,
     ILimitStore limits,
     IUsageSink usage,
+    UsageStorageStatus storage,
     IOptions<UsageOptions> usageOptions,
     TimeProvider time,
     System.Diagnostics.Metrics.IMeterFactory meters,
@@ -30,6 +31,8 @@ internal sealed partial class MeteringMiddleware(
 
     private readonly bool _synchronous = usageOptions.Value.Durability == UsageDurability.Synchronous;
     private readonly MeteringMetrics _metrics = new(meters, telemetry.Value);
+    private readonly bool _refuseUnrecorded = usageOptions.Value.WhenStorageFails == StorageFailurePolicy.Refuse;
+    private readonly TimeSpan _maxRecordWait = usageOptions.Value.MaxRecordWait;
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -72,6 +75,21 @@ internal sealed partial class MeteringMiddleware(
             return;
         }
 
+        // Room for the usage event is reserved before the limits count the request: under Refuse nothing is admitted
+        // that cannot be recorded, and a request never waits for the writer longer than MaxRecordWait.
+        if (storage.Refusing)
+        {
+            await RefuseUnrecordedAsync(context);
+            return;
+        }
+
+        var reserved = usage.TryReserve() || await usage.ReserveAsync(context.RequestAborted);
+        if (!reserved && _refuseUnrecorded)
+        {
+            await RefuseUnrecordedAsync(context);
+            return;
+        }
+
         LimitDecision decision;
         try
         {
@@ -80,9 +98,15 @@ internal sealed partial class MeteringMiddleware(
         catch (LimitStoreUnavailableException ex)
         {
             _metrics.Decided(context, MeteringDecision.Unavailable, caller.Tenant.Id);
+            Unreserve(reserved);
             context.Response.Headers.RetryAfter = "1";
             await WriteProblemAsync(context, StatusCodes.Status503ServiceUnavailable, "Service Unavailable", ex.Message);
             return;
+        }
+        catch
+        {
+            Unreserve(reserved);
+            throw;
         }
 
         _metrics.Decided(context, decision.Outcome switch
@@ -103,7 +127,7 @@ internal sealed partial class MeteringMiddleware(
         }
 
         var status = StatusCodes.Status500InternalServerError;
-        var queued = true;
+        var recorded = true;
         try
         {
             if (decision.Admitted)
@@ -124,16 +148,13 @@ internal sealed partial class MeteringMiddleware(
             var usageEvent = Event(context, caller, decision, now, started, status);
             if (buffer is null)
             {
-                await RecordAsync(usageEvent);
+                Record(usageEvent, reserved);
             }
             else
             {
                 var receipt = new UsageReceipt();
-                queued = await RecordAsync(usageEvent with { Receipt = receipt });
-                if (queued)
-                {
-                    await receipt.Stored;
-                }
+                recorded = Record(usageEvent with { Receipt = receipt }, reserved)
+                    && await StoredInTimeAsync(receipt);
             }
         }
 
@@ -141,20 +162,73 @@ internal sealed partial class MeteringMiddleware(
         {
             await using (buffer)
             {
-                if (!queued && !context.Response.HasStarted)
+                if (!recorded && !context.Response.HasStarted)
                 {
-                    // The writer has already stopped (a request outliving the server's shutdown grace period): its
-                    // row cannot be stored, so the answer must not leave as if it had been.
+                    // Its row is not stored (the writer stopped, or storage did not take it in time), so the answer
+                    // must not leave as if it had been.
                     context.Response.Clear();
                     context.Response.Headers.RetryAfter = "1";
                     await WriteProblemAsync(context, StatusCodes.Status503ServiceUnavailable, "Service Unavailable",
-                        "Tollgate is stopping and could not record this request; retry.");
+                        "Tollgate could not record this request in time; retry.");
                     return;
                 }
 
                 buffer.Position = 0;
                 await buffer.CopyToAsync(body, context.RequestAborted);
             }
+        }
+    }
+
+    /// <summary>The 503 of a request whose usage could be recorded nowhere (WhenStorageFails=Refuse).</summary>
+    private Task RefuseUnrecordedAsync(HttpContext context)
+    {
+        storage.Refused();
+        _metrics.Decided(context, MeteringDecision.Unavailable);
+        context.Response.Headers.RetryAfter = "5";
+        return WriteProblemAsync(context, StatusCodes.Status503ServiceUnavailable, "Service Unavailable",
+            "Tollgate cannot record usage right now (database and spool unavailable), so it admits nothing; retry later.");
+    }
+
+    private void Unreserve(bool reserved)
+    {
+        if (reserved)
+        {
+            usage.Unreserve();
+        }
+    }
+
+    /// <summary>Queues the event (or, under Admit with no room, drops its raw row); false when the writer has stopped.</summary>
+    private bool Record(in UsageEvent usageEvent, bool reserved)
+    {
+        if (reserved || usage.TryReserve())
+        {
+            if (usage.Enqueue(usageEvent))
+            {
+                return true;
+            }
+
+            // Only after the writer has been told to stop; the server has stopped taking requests by then.
+            LogLateEvent(logger, usageEvent.TenantId);
+            return false;
+        }
+
+        // WhenStorageFails=Admit and the queue stayed full: served without its raw row, which is counted.
+        usage.Drop(usageEvent);
+        storage.Dropped(1);
+        usageEvent.Receipt?.Complete();
+        return true;
+    }
+
+    private async ValueTask<bool> StoredInTimeAsync(UsageReceipt receipt)
+    {
+        try
+        {
+            await receipt.Stored.WaitAsync(_maxRecordWait, time);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
         }
     }
 
@@ -173,22 +247,6 @@ internal sealed partial class MeteringMiddleware(
         {
             Unshared = decision.Unshared,
         };
-
-    /// <summary>Queues the event; false when the writer has already stopped and the event is lost.</summary>
-    private async ValueTask<bool> RecordAsync(UsageEvent usageEvent)
-    {
-        try
-        {
-            await usage.RecordAsync(usageEvent);
-            return true;
-        }
-        catch (System.Threading.Channels.ChannelClosedException)
-        {
-            // Only after the writer has been told to stop; the server has stopped taking requests by then.
-            LogLateEvent(logger, usageEvent.TenantId);
-            return false;
-        }
-    }
 
     private static Task WriteRefusalAsync(HttpContext context, in LimitDecision decision, DateTime now)
     {

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Tollgate.Data;
 
 namespace Tollgate.Operations;
@@ -20,7 +21,12 @@ public static class OperationsExtensions
                 context.ProblemDetails.Detail = "The request could not be read: check the JSON body (types and shape) and the parameters.";
             }
         });
-        services.AddHealthChecks().AddDbContextCheck<TollgateDbContext>("database", tags: [ReadyTag]);
+        services.AddHealthChecks().Add(new HealthCheckRegistration(
+            "database",
+            sp => ActivatorUtilities.CreateInstance<StorageHealthCheck>(sp),
+            failureStatus: null,
+            tags: [ReadyTag],
+            timeout: StorageHealthCheck.Timeout + TimeSpan.FromMilliseconds(100)));
         services.AddOpenApi();
         services.TryAddSingleton<TollgateMetrics>();
         services.ConfigureHttpJsonOptions(o =>

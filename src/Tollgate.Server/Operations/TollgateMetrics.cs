@@ -26,7 +26,7 @@ public sealed class TollgateMetrics
         _batchSize = meter.CreateHistogram<long>("tollgate.usage.batch.size", "{event}", "Events stored per transaction",
             advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1, 10, 100, 1_000, 10_000, 50_000, 100_000] });
         _commitDuration = meter.CreateHistogram<double>("tollgate.usage.commit.duration", "s",
-            "Time to store one batch, retries included",
+            "Time one batch takes to commit in the database",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
         meter.CreateObservableGauge("tollgate.usage.queue.length", () => services.GetRequiredService<UsageQueue>().Count,
             "{event}", "Usage events waiting for the writer");
@@ -37,14 +37,24 @@ public sealed class TollgateMetrics
         meter.CreateObservableGauge("tollgate.limits.shared.degraded",
             () => services.GetService<RedisLimitStore>() is { Degraded: true } ? 1 : 0,
             description: "1 while Redis is unreachable and limits are per instance (Open) or refused (Closed)");
+        meter.CreateObservableGauge("tollgate.usage.storage.state", () => (int)services.GetRequiredService<UsageStorageStatus>().State,
+            description: "Where usage events go: 0 the database, 1 the spool, 2 nowhere and rows are dropped (Admit), 3 nowhere and requests are refused (Refuse)");
+        meter.CreateObservableGauge("tollgate.usage.spool.events", () => services.GetRequiredService<UsageStorageStatus>().SpooledEvents,
+            "{event}", "Usage events in the spool, waiting to be replayed into the database");
+        meter.CreateObservableCounter("tollgate.usage.dropped", () => services.GetRequiredService<UsageStorageStatus>().DroppedRows,
+            "{row}", "Raw usage rows dropped because neither the database nor the spool took them (WhenStorageFails=Admit)");
+        meter.CreateObservableCounter("tollgate.usage.refused", () => services.GetRequiredService<UsageStorageStatus>().RefusedRequests,
+            "{request}", "Metered requests answered 503 because their usage could not be recorded (WhenStorageFails=Refuse)");
     }
 
-    /// <summary>Counts a stored batch by outcome, with its size and the time its storing took.</summary>
-    public void Stored(UsageBatch batch, TimeSpan took)
+    /// <summary>The time one batch took to commit in the database.</summary>
+    public void Committed(TimeSpan took) => _commitDuration.Record(took.TotalSeconds);
+
+    /// <summary>Counts a recorded batch (in the database or the spool) by outcome, and its size.</summary>
+    public void Stored(UsageBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
         _batchSize.Record(batch.Count);
-        _commitDuration.Record(took.TotalSeconds);
         long admitted = 0, rate = 0, quota = 0;
         foreach (var e in batch.Events)
         {

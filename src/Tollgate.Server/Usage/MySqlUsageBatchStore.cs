@@ -35,6 +35,13 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
     private const string UpdateKey =
         "UPDATE api_keys SET last_used_at = @ts WHERE id = @id AND (last_used_at IS NULL OR last_used_at < @ts)";
 
+    // MySQL reports a duplicate-key update that changes nothing as 1 row with MySql.Data's found-rows default, so the
+    // mark is read under its row lock first, then advanced (see UsageWriterMark).
+    private const string ReadMark = "SELECT last_sequence FROM usage_writer_marks WHERE writer_id = @w FOR UPDATE";
+
+    private const string AdvanceMark =
+        "INSERT INTO usage_writer_marks (writer_id, last_sequence) VALUES (@w, @s) ON DUPLICATE KEY UPDATE last_sequence = VALUES(last_sequence)";
+
     private static readonly (string Head, string Tail) RollupStatement = BuildRollupStatement();
 
     public async Task WriteAsync(UsageBatch batch, CancellationToken cancellationToken)
@@ -54,6 +61,19 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
                 // instances insert new rows into the same index gap. Nothing was committed; redo it all.
                 LogRetry(logger, ex.Number, attempt);
             }
+            catch (Exception ex) when (ex is MySqlException or IOException or System.Net.Sockets.SocketException)
+            {
+                // The server went away: every pooled connection is dead too, and MySql.Data would hand them out one
+                // by one, failing each retry of the writer until the pool had been worked through (a restarted MariaDB
+                // took more than 30 s to be written to again). Clearing the pool makes the next attempt connect anew.
+                if (ex is not MySqlException { Number: (int)MySqlErrorCode.LockDeadlock or (int)MySqlErrorCode.LockWaitTimeout })
+                {
+                    await using var connection = new MySqlConnection(database.ConnectionString);
+                    MySqlConnection.ClearPool(connection);
+                }
+
+                throw;
+            }
         }
     }
 
@@ -65,6 +85,21 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
         // ON DUPLICATE KEY UPDATE deadlock under InnoDB's default REPEATABLE READ. The sums stay exact: the update
         // always reads the latest committed row under its lock.
         await using var tx = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, ct);
+        if (batch.Mark is { } mark)
+        {
+            await using var read = new MySqlCommand(ReadMark, connection, tx);
+            read.Parameters.AddWithValue("@w", mark.WriterId);
+            if (await read.ExecuteScalarAsync(ct) is { } stored and not DBNull && Convert.ToInt64(stored, CultureInfo.InvariantCulture) >= mark.From)
+            {
+                batch.AlreadyStored = true;
+                return; // stored before: the transaction is rolled back when disposed
+            }
+
+            await using var advance = new MySqlCommand(AdvanceMark, connection, tx);
+            advance.Parameters.AddWithValue("@w", mark.WriterId);
+            advance.Parameters.AddWithValue("@s", mark.Sequence);
+            await advance.ExecuteNonQueryAsync(ct);
+        }
 
         var events = batch.Events;
         for (var offset = 0; offset < events.Count; offset += LogRowsPerStatement)

@@ -31,6 +31,13 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
         "FROM unnest($1::bigint[], $2::timestamptz[]) AS v(id, ts) " +
         "WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.ts)";
 
+    // Advances the writer's mark, or changes nothing (0 rows) when the batch is already stored (see UsageWriterMark).
+    // First in the transaction: it takes the mark's row lock, so a late commit of the same batch is waited for and seen.
+    private const string AdvanceMark =
+        "INSERT INTO usage_writer_marks (writer_id, last_sequence) VALUES ($1, $2) " +
+        "ON CONFLICT (writer_id) DO UPDATE SET last_sequence = excluded.last_sequence " +
+        "WHERE usage_writer_marks.last_sequence < $3";
+
     private static readonly string UpsertRollups = BuildRollupUpsert();
 
     public async Task WriteAsync(UsageBatch batch, CancellationToken cancellationToken)
@@ -50,6 +57,12 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
                 // meeting another instance's, or an admin changing the key. Nothing was committed; redo it all.
                 LogRetry(logger, ex.SqlState, attempt);
             }
+            catch (Exception ex) when (ex is NpgsqlException or IOException && ex is not PostgresException)
+            {
+                // The server went away (or restarted): its pooled connections are dead; the next attempt connects anew.
+                dataSource.Clear();
+                throw;
+            }
         }
     }
 
@@ -57,6 +70,18 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
+        if (batch.Mark is { } mark)
+        {
+            await using var command = new NpgsqlCommand(AdvanceMark, connection, tx);
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = mark.WriterId });
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = mark.Sequence });
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = mark.From });
+            if (await command.ExecuteNonQueryAsync(ct) == 0)
+            {
+                batch.AlreadyStored = true;
+                return; // stored before: the transaction is rolled back when disposed
+            }
+        }
 
         if (batch.Count > 0)
         {

@@ -8,7 +8,7 @@ using Tollgate.Data;
 namespace Tollgate.Usage;
 
 /// <summary>
-/// SQLite's fast path: one connection kept open by the single writer, four statements prepared once on it and
+/// SQLite's fast path: one connection kept open by the single writer, five statements prepared once on it and
 /// re-executed with new values, everything of a batch in one transaction. Roll-ups and counters are additive upserts.
 /// </summary>
 /// <remarks>
@@ -31,6 +31,11 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
 
     private const string UpdateKeySql =
         "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)";
+
+    // Advances the writer's mark, or changes nothing when the batch is already stored (see UsageWriterMark).
+    private const string AdvanceMarkSql =
+        "INSERT INTO usage_writer_marks (writer_id, last_sequence) VALUES (?1, ?2) " +
+        "ON CONFLICT (writer_id) DO UPDATE SET last_sequence = excluded.last_sequence WHERE last_sequence < ?3";
 
     private static readonly string UpsertRollupSql = BuildRollupUpsert();
 
@@ -82,6 +87,20 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
     {
         using var tx = connection.BeginTransaction();
         Span<char> text = stackalloc char[32];
+        if (batch.Mark is { } mark)
+        {
+            var advance = statements.AdvanceMark;
+            advance.Bind(1, mark.WriterId);
+            advance.Bind(2, mark.Sequence);
+            advance.Bind(3, mark.From);
+            advance.Execute();
+            if (raw.sqlite3_changes(connection.Handle) == 0)
+            {
+                batch.AlreadyStored = true;
+                // Stored before (its commit's answer was lost, or a replay was interrupted): roll back, skip it.
+                return;
+            }
+        }
 
         var insert = statements.InsertLog;
         foreach (var e in batch.Events)
@@ -207,7 +226,7 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
                $"ON CONFLICT (tenant_id, bucket_start, method, endpoint, status_code, outcome) DO UPDATE SET {updates}";
     }
 
-    /// <summary>The four statements, prepared once per connection.</summary>
+    /// <summary>The five statements, prepared once per connection.</summary>
     private sealed class Statements : IDisposable
     {
         private readonly List<RawStatement> _prepared = [];
@@ -220,6 +239,7 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
                 UpsertRollup = Prepare(db, UpsertRollupSql);
                 UpsertQuota = Prepare(db, UpsertQuotaSql);
                 UpdateKey = Prepare(db, UpdateKeySql);
+                AdvanceMark = Prepare(db, AdvanceMarkSql);
             }
             catch
             {
@@ -235,6 +255,8 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
         public RawStatement UpsertQuota { get; }
 
         public RawStatement UpdateKey { get; }
+
+        public RawStatement AdvanceMark { get; }
 
         public void Dispose()
         {

@@ -11,6 +11,7 @@ public sealed class UsageBatch
     private readonly List<UsageEvent> _events;
     private readonly Dictionary<RollupKey, RollupValues> _rollups = [];
     private readonly Dictionary<QuotaKey, QuotaIncrement> _quota = [];
+    private readonly List<(QuotaKey Key, long Count)> _shared = [];
     private readonly Dictionary<long, DateTime> _keysLastUsed = [];
 
     /// <summary>Creates an empty batch.</summary>
@@ -31,10 +32,32 @@ public sealed class UsageBatch
     /// <summary>Number of events.</summary>
     public int Count => _events.Count;
 
+    /// <summary>True when the batch holds nothing to store: no rows and no aggregates.</summary>
+    public bool IsEmpty => _events.Count == 0 && _rollups.Count == 0;
+
+    /// <summary>
+    /// The writer and sequence number of this batch, or null for a batch that is not the usage writer's (demo data).
+    /// A store writes a marked batch only if its writer has not stored that sequence number yet (see
+    /// <see cref="Data.UsageWriterMark"/>), so writing a batch twice stores it once.
+    /// </summary>
+    public UsageBatchMark? Mark { get; set; }
+
+    /// <summary>Set by a store that skipped this batch because its <see cref="Mark"/> was stored already.</summary>
+    public bool AlreadyStored { get; set; }
+
     /// <summary>Adds an event and folds it into the aggregates.</summary>
     public void Add(in UsageEvent e)
     {
         _events.Add(e);
+        AddWithoutRow(e);
+    }
+
+    /// <summary>
+    /// Folds an event into the aggregates only: its raw row is dropped (storage failed and
+    /// <see cref="StorageFailurePolicy.Admit"/> keeps serving), its roll-up, quota count and key use are kept.
+    /// </summary>
+    public void AddWithoutRow(in UsageEvent e)
+    {
         var minute = new DateTime(e.Timestamp.Ticks - e.Timestamp.Ticks % TimeSpan.TicksPerMinute, DateTimeKind.Utc);
         var key = new RollupKey(e.TenantId, minute, e.Method, e.Endpoint, e.StatusCode, e.Outcome);
         if (!_rollups.TryGetValue(key, out var values))
@@ -68,6 +91,21 @@ public sealed class UsageBatch
     {
         var increment = _quota.GetValueOrDefault(key);
         _quota[key] = increment with { Unshared = increment.Unshared - count };
+        _shared.Add((key, count));
+    }
+
+    /// <summary>Undoes every <see cref="AddShared"/> of this batch and returns them (the write failed: they wait for the next).</summary>
+    public List<(QuotaKey Key, long Count)> TakeBackShared()
+    {
+        var taken = new List<(QuotaKey Key, long Count)>(_shared);
+        foreach (var (key, count) in taken)
+        {
+            var increment = _quota[key];
+            _quota[key] = increment with { Unshared = increment.Unshared + count };
+        }
+
+        _shared.Clear();
+        return taken;
     }
 
     /// <summary>Empties the batch for reuse.</summary>
@@ -76,8 +114,25 @@ public sealed class UsageBatch
         _events.Clear();
         _rollups.Clear();
         _quota.Clear();
+        _shared.Clear();
         _keysLastUsed.Clear();
+        Mark = null;
+        AlreadyStored = false;
     }
+}
+
+/// <summary>Which writer made a batch, and its place in that writer's sequence.</summary>
+/// <param name="WriterId">The writer (a GUID's "N" form, new per process start).</param>
+/// <param name="Sequence">1, 2, 3, … in the order the writer made its batches; for several spooled batches replayed
+/// as one, the last one's.</param>
+/// <param name="FirstSequence">For several spooled batches replayed as one, the first one's; 0 for a single batch.</param>
+public readonly record struct UsageBatchMark(string WriterId, long Sequence, long FirstSequence = 0)
+{
+    /// <summary>
+    /// The batch is stored already (wholly or in part) when the writer's stored sequence is at least this. Batches
+    /// reach the database in sequence order, so a range is either all new or starts with what is stored.
+    /// </summary>
+    public long From => FirstSequence == 0 ? Sequence : FirstSequence;
 }
 
 /// <summary>The identity of a roll-up row.</summary>

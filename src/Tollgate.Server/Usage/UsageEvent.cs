@@ -60,8 +60,29 @@ public sealed class UsageReceipt
 public interface IUsageSink
 {
     /// <summary>
-    /// Queues one event. Completes at once while the queue has room; when it is full, waits for room
-    /// (back-pressure) rather than drop the event.
+    /// Reserves room for one event without waiting; false when the queue is full. A metered request reserves before
+    /// the limits count it, so every admitted request has room for its event.
+    /// </summary>
+    bool TryReserve();
+
+    /// <summary>Waits for room at most <see cref="UsageOptions.MaxRecordWait"/>; false when none came.</summary>
+    ValueTask<bool> ReserveAsync(CancellationToken cancellationToken);
+
+    /// <summary>Gives back a reservation that will not be used (the request ended before it had an event).</summary>
+    void Unreserve();
+
+    /// <summary>Queues an event into its reserved room; false when the writer has stopped (the room is given back).</summary>
+    bool Enqueue(in UsageEvent usageEvent);
+
+    /// <summary>
+    /// Records an event that found no room (<see cref="StorageFailurePolicy.Admit"/>): its raw row is dropped, its
+    /// roll-up, quota count and key use are still stored. The caller counts the drop.
+    /// </summary>
+    void Drop(in UsageEvent usageEvent);
+
+    /// <summary>
+    /// Reserves and queues one event, waiting as long as it takes for room; for producers outside the request path
+    /// (the ingestion benchmark), which want back-pressure rather than a bound.
     /// </summary>
     ValueTask RecordAsync(UsageEvent usageEvent);
 }

@@ -6,32 +6,44 @@ using Microsoft.Extensions.Options;
 namespace Tollgate.Usage;
 
 /// <summary>
-/// The bounded queue between the request path and the <see cref="UsageWriter"/>: many writers, one reader.
-/// When full, producers wait (<see cref="BoundedChannelFullMode.Wait"/>) — nothing is dropped.
+/// The queue between the request path and the <see cref="UsageWriter"/>: many writers, one reader, bounded by slots.
+/// A metered request reserves its slot before the limits count it (<see cref="TryReserve"/>), so an admitted request
+/// always has room for its event, and waits for a slot at most <see cref="UsageOptions.MaxRecordWait"/>.
 /// </summary>
+/// <remarks>
+/// The slot count is one <see cref="Interlocked"/> operation on the request path and the channel itself is unbounded
+/// (the slots bound it): no allocation, and the writer never blocks a producer while it stores a batch.
+/// </remarks>
 public sealed class UsageQueue : IUsageSink, IUnsharedAdmissions
 {
     private readonly Channel<UsageEvent> _channel;
     private readonly int _capacity;
     private readonly ConcurrentQueue<(QuotaKey Key, long Count)> _shared = new();
+    private readonly TimeSpan _maxWait;
+    private readonly TimeProvider _time;
+    private readonly Lock _overflowGate = new();
+    private UsageBatch _overflow = new();
+    private long _slots;
+    private long _queued;
 
     /// <summary>Creates the queue with the configured capacity.</summary>
-    public UsageQueue(IOptions<UsageOptions> options)
+    public UsageQueue(IOptions<UsageOptions> options, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
         _capacity = options.Value.QueueCapacity;
-        _channel = Channel.CreateBounded<UsageEvent>(new BoundedChannelOptions(options.Value.QueueCapacity)
+        _maxWait = options.Value.MaxRecordWait;
+        _time = time;
+        _channel = Channel.CreateUnbounded<UsageEvent>(new UnboundedChannelOptions
         {
-            FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
             SingleWriter = false,
-            // Continuations of waiting producers must not run inline on the writer's thread.
+            // The writer's wake-up must not run inline on a request's thread.
             AllowSynchronousContinuations = false,
         });
     }
 
     /// <summary>Events waiting to be written.</summary>
-    public int Count => _channel.Reader.Count;
+    public int Count => (int)Math.Max(0, Interlocked.Read(ref _queued)); // the single-reader channel does not count
 
     /// <summary>Events the queue holds before producers wait.</summary>
     public int Capacity => _capacity;
@@ -43,12 +55,107 @@ public sealed class UsageQueue : IUsageSink, IUnsharedAdmissions
         return _channel.Reader.TryPeek(out var oldest) ? time.GetUtcNow().UtcDateTime - oldest.Timestamp : TimeSpan.Zero;
     }
 
-    /// <summary>The reading side, for the writer.</summary>
+    /// <summary>The reading side, for the writer's wait; events are taken with <see cref="TryTake"/>.</summary>
     internal ChannelReader<UsageEvent> Reader => _channel.Reader;
 
     /// <inheritdoc />
-    public ValueTask RecordAsync(UsageEvent usageEvent) =>
-        _channel.Writer.TryWrite(usageEvent) ? default : _channel.Writer.WriteAsync(usageEvent);
+    public bool TryReserve()
+    {
+        if (Interlocked.Increment(ref _slots) <= _capacity)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _slots);
+        return false;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> ReserveAsync(CancellationToken cancellationToken)
+    {
+        // Only when the queue is full: the writer is behind or storage is failing. Polling keeps the fast path free of
+        // any waiter bookkeeping; 5 ms is nothing next to the wait it ends.
+        var deadline = _time.GetTimestamp() + (long)(_maxWait.TotalSeconds * _time.TimestampFrequency);
+        while (!TryReserve())
+        {
+            if (_time.GetTimestamp() >= deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(5), _time, cancellationToken);
+        }
+
+        return true;
+    }
+
+    /// <inheritdoc />
+    public void Unreserve() => Interlocked.Decrement(ref _slots);
+
+    /// <inheritdoc />
+    public bool Enqueue(in UsageEvent usageEvent)
+    {
+        if (_channel.Writer.TryWrite(usageEvent))
+        {
+            Interlocked.Increment(ref _queued);
+            return true;
+        }
+
+        Unreserve();
+        return false;
+    }
+
+    /// <inheritdoc />
+    public void Drop(in UsageEvent usageEvent)
+    {
+        lock (_overflowGate)
+        {
+            _overflow.AddWithoutRow(usageEvent);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask RecordAsync(UsageEvent usageEvent)
+    {
+        while (!TryReserve())
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(1), _time);
+        }
+
+        if (!Enqueue(usageEvent))
+        {
+            throw new ChannelClosedException();
+        }
+    }
+
+    /// <summary>Takes the next event and frees its slot; for the writer.</summary>
+    internal bool TryTake(out UsageEvent usageEvent)
+    {
+        if (_channel.Reader.TryRead(out usageEvent))
+        {
+            Interlocked.Decrement(ref _queued);
+            Interlocked.Decrement(ref _slots);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The aggregates of events dropped by <see cref="Drop"/> since the last call, or null; for the writer.</summary>
+    internal UsageBatch? TakeDropped()
+    {
+        lock (_overflowGate)
+        {
+            if (_overflow.IsEmpty)
+            {
+                return null;
+            }
+
+            var dropped = _overflow;
+            _overflow = new UsageBatch();
+            return dropped;
+        }
+    }
 
     /// <summary>
     /// Queues the news that <paramref name="count"/> unshared admissions are in the shared counter now; the writer

@@ -50,6 +50,53 @@ public sealed class UsageBatchStoreTests
 
     [Theory]
     [MemberData(nameof(DatabaseProviders.All), MemberType = typeof(DatabaseProviders))]
+    public async Task WriteAsync_ABatchWhoseMarkIsStored_IsSkipped_SoAReplayNeverDoubles(DatabaseProvider provider)
+    {
+        await using var app = new TollgateApp(provider);
+        var tenant = await app.CreateTenantAsync(quota: 1000);
+        var store = app.Services.GetRequiredService<IUsageBatchStore>();
+        var writer = Guid.NewGuid().ToString("N");
+        var first = new UsageBatch { Mark = new UsageBatchMark(writer, 1) };
+        first.Add(Event(tenant, Minute.AddSeconds(1), "GET", "/api/v1/users", 200, 40));
+        first.Add(Event(tenant, Minute.AddSeconds(2), "GET", "/api/v1/users", 200, 50));
+        var second = new UsageBatch { Mark = new UsageBatchMark(writer, 2) };
+        second.Add(Event(tenant, Minute.AddSeconds(3), "GET", "/api/v1/users", 200, 60));
+
+        await store.WriteAsync(first, CancellationToken.None);
+        await store.WriteAsync(second, CancellationToken.None);
+        // A commit whose answer was lost, replayed from the spool; and an older batch after a newer one.
+        await store.WriteAsync(second, CancellationToken.None);
+        await store.WriteAsync(first, CancellationToken.None);
+
+        Assert.Equal(3, await Count(app, "usage_logs", tenant));
+        Assert.Equal(3, await QuotaUsedAsync(app, tenant));
+        Assert.Equal(3, await app.Database.ScalarAsync("SELECT SUM(count) FROM usage_rollups WHERE tenant_id = @t", ("@t", tenant.Id)));
+        Assert.Equal(2, await app.Database.ScalarAsync(
+            "SELECT last_sequence FROM usage_writer_marks WHERE writer_id = @w", ("@w", writer)));
+
+        // Spooled batches replayed as one range: skipped when the range begins with what is stored, stored otherwise.
+        var range = new UsageBatch { Mark = new UsageBatchMark(writer, 4, 2) };
+        range.Add(Event(tenant, Minute.AddSeconds(5), "GET", "/api/v1/users", 200, 80));
+        await store.WriteAsync(range, CancellationToken.None);
+        Assert.True(range.AlreadyStored);
+        Assert.Equal(3, await Count(app, "usage_logs", tenant));
+        range.AlreadyStored = false;
+        range.Mark = new UsageBatchMark(writer, 4, 3);
+        await store.WriteAsync(range, CancellationToken.None);
+        Assert.False(range.AlreadyStored);
+        Assert.Equal(4, await Count(app, "usage_logs", tenant));
+        await store.WriteAsync(range, CancellationToken.None);
+        Assert.Equal(4, await Count(app, "usage_logs", tenant));
+
+        // Another writer's batches are its own sequence.
+        var other = new UsageBatch { Mark = new UsageBatchMark(Guid.NewGuid().ToString("N"), 1) };
+        other.Add(Event(tenant, Minute.AddSeconds(4), "GET", "/api/v1/users", 200, 70));
+        await store.WriteAsync(other, CancellationToken.None);
+        Assert.Equal(5, await Count(app, "usage_logs", tenant));
+    }
+
+    [Theory]
+    [MemberData(nameof(DatabaseProviders.All), MemberType = typeof(DatabaseProviders))]
     public async Task WriteAsync_TwoWritersOnTheSameBuckets_AddUpEveryEvent(DatabaseProvider provider)
     {
         const int batches = 40;

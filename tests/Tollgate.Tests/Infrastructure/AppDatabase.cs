@@ -17,11 +17,15 @@ public sealed class AppDatabase
     /// <summary>Environment variable that picks the provider of apps that do not name one (Sqlite, Postgres, MySql).</summary>
     public const string ProviderVariable = "TOLLGATE_TEST_DATABASE";
 
-    private AppDatabase(DatabaseProvider provider, string connectionString, string? sqlitePath)
+    private readonly DatabaseServer? _server;
+
+    private AppDatabase(DatabaseProvider provider, string connectionString, string? sqlitePath, DatabaseServer? server = null)
     {
+        _server = server;
         Provider = provider;
         ConnectionString = connectionString;
         SqlitePath = sqlitePath;
+        SpoolPath = sqlitePath is null ? TestDatabase.NewSpoolPath() : sqlitePath + ".spool";
     }
 
     /// <summary>
@@ -39,13 +43,26 @@ public sealed class AppDatabase
     /// <summary>The connection string the app is configured with.</summary>
     public string ConnectionString { get; }
 
+    /// <summary>
+    /// The usage spool's folder of the apps on this database: one per database, so that an app started again on the
+    /// same database replays what the previous one spooled, and parallel tests never share a spool.
+    /// </summary>
+    public string SpoolPath { get; }
+
     /// <summary>The file, on SQLite; null on the server databases.</summary>
     public string? SqlitePath { get; }
 
     /// <summary>A new empty database: a temporary file on SQLite, a new database on the shared test server otherwise.</summary>
     public static AppDatabase Create(DatabaseProvider provider) => provider == DatabaseProvider.Sqlite
         ? ForSqliteFile(TestDatabase.NewSqlitePath())
-        : new AppDatabase(provider, DatabaseServers.For(provider).CreateDatabase(), null);
+        : OnServer(DatabaseServers.For(provider));
+
+    /// <summary>A new empty database on <paramref name="server"/>, e.g. a server of its own that a test stops and starts.</summary>
+    public static AppDatabase OnServer(DatabaseServer server)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        return new AppDatabase(server.Provider, server.CreateDatabase(), null, server);
+    }
 
     /// <summary>The SQLite file at <paramref name="path"/> (created by the app if missing).</summary>
     public static AppDatabase ForSqliteFile(string path) =>
@@ -66,8 +83,8 @@ public sealed class AppDatabase
         DbConnection connection = Provider switch
         {
             DatabaseProvider.Sqlite => new SqliteConnection($"Data Source={SqlitePath};Pooling=False"),
-            DatabaseProvider.Postgres => new NpgsqlConnection(DatabaseServers.For(Provider).Unpooled(ConnectionString)),
-            DatabaseProvider.MySql => new MySqlConnection(DatabaseServers.For(Provider).Unpooled(ConnectionString)),
+            DatabaseProvider.Postgres => new NpgsqlConnection(_server!.Unpooled(ConnectionString)),
+            DatabaseProvider.MySql => new MySqlConnection(_server!.Unpooled(ConnectionString)),
             _ => throw new ArgumentOutOfRangeException(nameof(Provider), Provider, null),
         };
         await connection.OpenAsync();

@@ -88,12 +88,41 @@ public abstract class DatabaseServer : IDisposable
     /// <summary>True once the server accepts connections.</summary>
     protected abstract bool Answers(int port);
 
-    /// <summary>Starts the server on a free port and waits until it answers; retries if the port was taken meanwhile.</summary>
-    protected void Start()
+    /// <summary>
+    /// Stops the running server as an operator would in an outage (<see cref="OutageSignal"/>: its connections are cut),
+    /// keeping its files; <see cref="Restart"/> brings it back on the same port. For outage tests on a server of their own.
+    /// </summary>
+    public void Stop()
+    {
+        if (_server is not { HasExited: false } server)
+        {
+            return;
+        }
+
+        Signal(server.Id, OutageSignal);
+        if (!server.WaitForExit(TimeSpan.FromSeconds(30)))
+        {
+            server.Kill(entireProcessTree: true);
+            server.WaitForExit(TimeSpan.FromSeconds(5));
+        }
+
+        server.Dispose();
+        _server = null;
+        StopWatchdog();
+    }
+
+    /// <summary>Starts a server stopped by <see cref="Stop"/> again, on the same port and files; waits until it answers.</summary>
+    public void Restart() => Start(Port);
+
+    /// <summary>The signal of <see cref="Stop"/>: the server's fast shutdown, which ends open connections.</summary>
+    protected virtual string OutageSignal => "INT";
+
+    /// <summary>Starts the server on a free port (or on <paramref name="fixedPort"/>) and waits until it answers.</summary>
+    protected void Start(int? fixedPort = null)
     {
         for (var attempt = 1; ; attempt++)
         {
-            var port = FreePort();
+            var port = fixedPort ?? FreePort();
             var server = Process.Start(Capture(ServerCommand(port)))
                 ?? throw new InvalidOperationException($"Could not start {Provider} server.");
             server.OutputDataReceived += (_, e) => Remember(e.Data);
@@ -123,7 +152,7 @@ public abstract class DatabaseServer : IDisposable
 
             server.WaitForExit(TimeSpan.FromSeconds(5));
             StopWatchdog();
-            if (!exited || attempt == 3)
+            if (!exited || attempt == 3 || fixedPort is not null)
             {
                 throw new InvalidOperationException(
                     $"The {Provider} test server did not start on port {port} ({(exited ? "it exited" : "no answer in 60 s")}). Its output:\n{Log}");

@@ -52,6 +52,9 @@ public sealed class MariaDbServer : DatabaseServer
     /// <inheritdoc />
     protected override string StopSignal => "TERM"; // a normal shutdown: closes connections and flushes InnoDB
 
+    /// <inheritdoc />
+    protected override string OutageSignal => "TERM";
+
     private string DataFolder => Path.Combine(Folder, "data");
 
     private string InitFile => Path.Combine(Folder, "init.sql");

@@ -13,6 +13,13 @@ public static class TestDatabase
         return Path.Combine(Root, Guid.NewGuid().ToString("N") + ".db");
     }
 
+    /// <summary>A new, not yet existing folder for a usage spool, beside the test databases.</summary>
+    public static string NewSpoolPath()
+    {
+        Directory.CreateDirectory(Root);
+        return Path.Combine(Root, Guid.NewGuid().ToString("N") + ".spool");
+    }
+
     public static async Task<long> ScalarAsync(string databasePath, string sql, params (string Name, object Value)[] parameters)
     {
         await using var connection = new SqliteConnection($"Data Source={databasePath};Pooling=False");

@@ -59,6 +59,7 @@ public sealed class TollgateApp : WebApplicationFactory<Program>
             ["ConnectionStrings:Tollgate"] = database.ConnectionString,
             ["Tollgate:Database:Provider"] = database.Provider.ToString(),
             ["Tollgate:Admin:Password"] = AdminPassword,
+            ["Tollgate:Usage:SpoolPath"] = database.SpoolPath,
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

@@ -174,6 +174,25 @@ function initControls() {
   showSort();
 }
 
+// While usage storage fails (database away: spooling to disk; spool failing too: refusing or dropping rows) the
+// operator must see it at once, whatever the table shows.
+function showStorage(storage) {
+  const banner = $('#storage-banner');
+  const stateName = storage?.state ?? 'Healthy';
+  const since = storage?.since ? ` since ${fmtTime(storage.since)}` : '';
+  let text = '';
+  if (stateName === 'Spooling') {
+    text = `The database is not taking usage records${since}: Tollgate spools them to local disk (${fmtNumber(storage.spooledEvents)} waiting) and replays them when it answers again.`;
+  } else if (stateName === 'Refusing') {
+    text = `Usage cannot be recorded${since} (database and spool unavailable): metered requests are refused with 503 (${fmtNumber(storage.refusedRequests)} so far).`;
+  } else if (stateName === 'Dropping') {
+    text = `Usage cannot be recorded${since} (database and spool unavailable): requests are served without their request-log rows (${fmtNumber(storage.droppedRows)} dropped so far).`;
+  }
+  banner.dataset.state = stateName;
+  setText(banner, text);
+  banner.hidden = text === '';
+}
+
 function setLive(stateName) {
   const live = $('#live');
   if (live.dataset.state === stateName) return;
@@ -218,4 +237,4 @@ function initAddTenant() {
 initControls();
 initAddTenant();
 await initShell();
-liveStream((data) => { snapshot = data; schedule(); }, setLive);
+liveStream((data) => { snapshot = data; showStorage(data.storage); schedule(); }, setLive);

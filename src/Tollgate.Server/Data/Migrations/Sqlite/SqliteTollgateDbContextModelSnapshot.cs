@@ -548,6 +548,23 @@ namespace Tollgate.Data.Migrations.Sqlite
                     b.ToTable("usage_rollups", (string)null);
                 });
 
+            modelBuilder.Entity("Tollgate.Data.UsageWriterMark", b =>
+                {
+                    b.Property<string>("WriterId")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("writer_id");
+
+                    b.Property<long>("LastSequence")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("last_sequence");
+
+                    b.HasKey("WriterId")
+                        .HasName("pk_usage_writer_marks");
+
+                    b.ToTable("usage_writer_marks", (string)null);
+                });
+
             modelBuilder.Entity("Tollgate.Data.User", b =>
                 {
                     b.Property<long>("Id")
