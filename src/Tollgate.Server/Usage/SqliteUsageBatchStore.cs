@@ -56,7 +56,14 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
             }
             catch
             {
-                // A broken connection must not be reused for the retry.
+                // A broken connection must not be reused for the retry, nor go back to the pool: after a failed write
+                // (a full disk) its transaction may still be open and hold the write lock, and every later
+                // BEGIN IMMEDIATE would wait the busy timeout for it (the spool's replay stalled so, once in a while).
+                if (_connection is { } broken)
+                {
+                    SqliteConnection.ClearPool(broken);
+                }
+
                 await CloseAsync();
                 throw;
             }

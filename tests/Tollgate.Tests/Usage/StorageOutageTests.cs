@@ -116,6 +116,7 @@ public sealed class StorageOutageTests(Xunit.Abstractions.ITestOutputHelper outp
     {
         var tenant = await app.CreateTenantAsync(1_000_000_000);
         var status = app.Services.GetRequiredService<UsageStorageStatus>();
+        using var admin = await app.AdminClientAsync(); // logged in while the database answers
         var load = PingLoad.Start(app, tenant.ApiKey);
         await Task.Delay(Before);
         var broken = load.Elapsed;
@@ -129,6 +130,7 @@ public sealed class StorageOutageTests(Xunit.Abstractions.ITestOutputHelper outp
         using var probe = app.CreateClient();
         probe.Timeout = TimeSpan.FromSeconds(5);
         using var tenantClient = app.TenantClient(tenant.ApiKey);
+        string? dashboardState = null;
         var outage = Stopwatch.StartNew();
         while (outage.Elapsed < Outage)
         {
@@ -143,6 +145,13 @@ public sealed class StorageOutageTests(Xunit.Abstractions.ITestOutputHelper outp
                 {
                     refusal = answer;
                 }
+            }
+
+            if (dashboardState is null && status.State != UsageStorageState.Healthy)
+            {
+                // What the dashboard's banner shows.
+                var storage = (await (await admin.GetAsync("/api/dashboard-data")).ReadJsonAsync()).GetProperty("storage");
+                dashboardState = storage.GetProperty("state").GetString();
             }
 
             await Task.Delay(200);
@@ -186,6 +195,7 @@ public sealed class StorageOutageTests(Xunit.Abstractions.ITestOutputHelper outp
 
         Assert.Equal(UsageStorageState.Healthy, status.State);
         Assert.Equal(0, load.Count(0));
+        Assert.True(dashboardState is "Spooling" or "Refusing" or "Dropping", $"The dashboard said {dashboardState ?? "nothing"} during the outage.");
         Assert.All(ready, r => Assert.True(r.Took < TimeSpan.FromSeconds(1), $"/readyz took {r.Took.TotalMilliseconds:F0} ms"));
         if (expectRefusal)
         {
