@@ -1,5 +1,6 @@
 using Tollgate.Admin;
 using Tollgate.Data;
+using Tollgate.Gateway;
 using Tollgate.Keys;
 using Tollgate.Limits;
 using Tollgate.Metering;
@@ -17,6 +18,7 @@ builder.Services.AddTollgateUsage();
 builder.Services.AddTollgateRedis(builder.Configuration);
 builder.Services.AddTollgateAdmin();
 builder.Services.AddTollgateOperations();
+builder.Services.AddTollgateGateway(builder.Configuration);
 
 var app = builder.Build();
 
@@ -34,6 +36,7 @@ app.MapTenantApi();
 app.MapAdminApi();
 app.MapAdminPages();
 app.MapOperations();
+app.MapGateway();
 
 app.Run();
 

@@ -51,6 +51,7 @@ public static class AdminServiceCollectionExtensions
         TenantsApi.Map(admin);
         SetupApi.Map(admin);
         UsageApi.Map(admin);
+        RoutesApi.Map(admin);
         return routes;
     }
 
