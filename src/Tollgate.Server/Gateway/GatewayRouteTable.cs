@@ -38,6 +38,7 @@ internal sealed partial class GatewayRouteTable(IServiceScopeFactory scopes, ILo
     /// <inheritdoc />
     public async Task ReloadAsync(CancellationToken cancellationToken = default)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         await _reloadGate.WaitAsync(cancellationToken);
         try
         {
@@ -59,8 +60,9 @@ internal sealed partial class GatewayRouteTable(IServiceScopeFactory scopes, ILo
 
             var next = new Snapshot(routes, clusters);
             var previous = Interlocked.Exchange(ref _current, next);
+            // YARP applies the new set inside this call (its change-token callback), endpoints and all.
             previous.Changed();
-            LogReloaded(logger, stored.Count);
+            LogReloaded(logger, stored.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
         finally
         {
@@ -93,8 +95,8 @@ internal sealed partial class GatewayRouteTable(IServiceScopeFactory scopes, ILo
         return (routeConfig, clusterConfig);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Gateway routes reloaded from the database: {Count}")]
-    private static partial void LogReloaded(ILogger logger, int count);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Gateway routes reloaded from the database: {Count} in {Milliseconds:F1} ms")]
+    private static partial void LogReloaded(ILogger logger, int count, double milliseconds);
 
     /// <summary>One immutable set of routes; its token fires when a newer set replaces it.</summary>
     private sealed class Snapshot : IProxyConfig, IDisposable

@@ -173,13 +173,20 @@ public sealed class GatewayTests(GatewayFixture gateway) : IClassFixture<Gateway
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/shop/sleep?ms=120")).StatusCode);
 
         await WaitForRowsAsync(tenant.Id, 1);
-        var row = Assert.Single(await _app.Database.QueryAsync(
+        var stored = Assert.Single(await _app.Database.QueryAsync(
             "SELECT latency_micros, upstream_latency_micros FROM usage_logs WHERE tenant_id = @t", ("@t", tenant.Id)));
-        var total = Convert.ToInt64(row["latency_micros"], System.Globalization.CultureInfo.InvariantCulture);
-        var upstream = Convert.ToInt64(row["upstream_latency_micros"], System.Globalization.CultureInfo.InvariantCulture);
+        var total = Convert.ToInt64(stored["latency_micros"], System.Globalization.CultureInfo.InvariantCulture);
+        var upstream = Convert.ToInt64(stored["upstream_latency_micros"], System.Globalization.CultureInfo.InvariantCulture);
         Assert.InRange(upstream, 120_000, total);
         Assert.Equal(upstream, await _app.Database.ScalarAsync(
             "SELECT SUM(upstream_latency_sum_micros) FROM usage_rollups WHERE tenant_id = @t", ("@t", tenant.Id)));
+
+        using var admin = await _app.AdminClientAsync();
+        var endpoints = await (await admin.GetAsync($"/api/admin/usage/endpoints?tenantId={tenant.Id}")).ReadJsonAsync();
+        var row = Assert.Single(endpoints.GetProperty("endpoints").EnumerateArray());
+        Assert.Equal("/shop/{**rest}", row.GetProperty("endpoint").GetString());
+        Assert.Equal(Math.Round(total / 1000.0, 3), row.GetProperty("meanMs").GetDouble());
+        Assert.Equal(Math.Round((total - upstream) / 1000.0, 3), row.GetProperty("ownMeanMs").GetDouble());
     }
 
     [Fact]
