@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using Tollgate.Metering;
 using Yarp.ReverseProxy.Forwarder;
@@ -15,6 +16,13 @@ internal static class GatewayPipeline
     /// <summary>Runs the forwarder, timing it, then explains a failure it left without a body.</summary>
     public static async Task ForwardAsync(HttpContext context, Func<Task> next)
     {
+        // The upstream's own error answers pass unchanged: an empty 404 of the upstream must not get Tollgate's
+        // status-code page as its body.
+        if (context.Features.Get<IStatusCodePagesFeature>() is { } statusCodePages)
+        {
+            statusCodePages.Enabled = false;
+        }
+
         var timing = new UpstreamTiming();
         context.Features.Set(timing);
         var started = Stopwatch.GetTimestamp();

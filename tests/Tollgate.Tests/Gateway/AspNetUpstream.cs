@@ -11,7 +11,7 @@ namespace Tollgate.Tests.Gateway;
 /// <summary>
 /// A real ASP.NET Core upstream on a free loopback port. Every path answers; the last segment picks the behaviour:
 /// <c>upload</c> hashes the body, <c>stream</c> sends two chunks with a pause the test controls, <c>sleep</c> waits
-/// <c>?ms=</c>, anything else echoes what arrived. It counts calls by path and by tenant header.
+/// <c>?ms=</c>, <c>missing</c> is an empty 404, anything else echoes what arrived. It counts calls by path and by tenant header.
 /// </summary>
 public sealed class AspNetUpstream : IAsyncDisposable
 {
@@ -85,6 +85,10 @@ public sealed class AspNetUpstream : IAsyncDisposable
                 await context.Response.Body.FlushAsync();
                 await gate.Task.WaitAsync(TimeSpan.FromSeconds(30));
                 await context.Response.WriteAsync("second-chunk\n");
+                return;
+            case "missing":
+                // An upstream's own error without a body.
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
                 return;
             case "sleep":
                 await Task.Delay(int.Parse(request.Query["ms"].ToString(), System.Globalization.CultureInfo.InvariantCulture), context.RequestAborted);

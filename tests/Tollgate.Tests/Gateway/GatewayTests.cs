@@ -148,6 +148,22 @@ public sealed class GatewayTests(GatewayFixture gateway) : IClassFixture<Gateway
     }
 
     [Fact]
+    public async Task UpstreamsOwnEmpty404_ReachesTheClientUnchanged_AndIsRecordedAsAnError()
+    {
+        var tenant = await _app.CreateTenantAsync(100);
+        using var client = _app.TenantClient(tenant.ApiKey);
+
+        var response = await client.GetAsync("/shop/missing");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+        Assert.Equal("99", response.Headers.GetValues("X-RateLimit-Remaining").Single());
+        await WaitForRowsAsync(tenant.Id, 1);
+        Assert.Equal(1, await _app.Database.ScalarAsync(
+            "SELECT COUNT(*) FROM usage_logs WHERE tenant_id = @t AND status_code = 404 AND outcome = 'Admitted'", ("@t", tenant.Id)));
+    }
+
+    [Fact]
     public async Task UpstreamDown_Is502Problem_RecordedInUsageLogsWithTheRoutePattern()
     {
         var tenant = await _app.CreateTenantAsync(100);
