@@ -7,6 +7,7 @@ using Tollgate.Tests.Redis;
 namespace Tollgate.Tests.Gateway;
 
 /// <summary>Routes kept in the database through <c>/api/admin/routes</c>, applied at run time on every instance.</summary>
+[Collection(TwoInstances.Collection)]
 public sealed class GatewayRoutesTests(GatewayFixture gateway, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<GatewayFixture>
 {
     private readonly TollgateApp _app = gateway.App;
