@@ -8,6 +8,7 @@ ROOT=$(dirname "$BENCH_DIR")
 SERVER_DIR="$ROOT/src/Tollgate.Server"
 SERVER_DLL=${SERVER_DLL:-$SERVER_DIR/bin/Release/net10.0/Tollgate.Server.dll}
 BASELINE_DLL=${BASELINE_DLL:-$BENCH_DIR/Baseline/bin/Release/net10.0/Tollgate.Bench.Baseline.dll}
+PLAIN_YARP_DLL=${PLAIN_YARP_DLL:-$BENCH_DIR/PlainYarp/bin/Release/net10.0/Tollgate.Bench.PlainYarp.dll}
 BENCHMARKS_DLL=${BENCHMARKS_DLL:-$BENCH_DIR/Tollgate.Benchmarks/bin/Release/net10.0/Tollgate.Benchmarks.dll}
 ADMIN_PASSWORD="bench-$$-$RANDOM$RANDOM"
 # A quota no run can reach (the admin API's maximum): every request is admitted, counted and logged.
@@ -59,6 +60,7 @@ need_tools() {
   command -v sqlite3 >/dev/null || missing+=(sqlite3)
   command -v curl >/dev/null || missing+=(curl)
   command -v redis-server >/dev/null || missing+=(redis-server)
+  [ "${NEED_NGINX:-0}" = 1 ] && { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx); }
   if [ "${NEED_DATABASES:-0}" = 1 ]; then
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
     command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
@@ -76,7 +78,7 @@ build_release() {
   [ "${NO_BUILD:-0}" = 1 ] && return
   log "building Release"
   local project
-  for project in "$SERVER_DIR/Tollgate.Server.csproj" "$BENCH_DIR/Baseline/Baseline.csproj" \
+  for project in "$SERVER_DIR/Tollgate.Server.csproj" "$BENCH_DIR/Baseline/Baseline.csproj" "$BENCH_DIR/PlainYarp/PlainYarp.csproj" \
                  "$BENCH_DIR/Tollgate.Benchmarks/Tollgate.Benchmarks.csproj"; do
     dotnet build -c Release --nologo -v q "$project" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "build failed: $project"; }
   done
@@ -213,6 +215,27 @@ start_baseline() {
   STARTED+=("$SERVER_PID")
   PIDS[$name]=$SERVER_PID
   wait_http "http://127.0.0.1:$port/api/v1/ping" 60 || { tail -20 "$WORK/$name.log" >&2; die "$name did not start"; }
+}
+
+# start_plain_yarp NAME PORT ROUTE_SETTING...: YARP alone (bench/PlainYarp) with the given ReverseProxy settings.
+start_plain_yarp() {
+  local name=$1 port=$2
+  shift 2
+  (ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production exec dotnet "$PLAIN_YARP_DLL" \
+      --urls "http://127.0.0.1:$port" "$@") >>"$WORK/$name.log" 2>&1 &
+  SERVER_PID=$!
+  STARTED+=("$SERVER_PID")
+  wait_http "http://127.0.0.1:$port/upstream/api/v1/ping" 60 || { tail -20 "$WORK/$name.log" >&2; die "$name did not start"; }
+}
+
+# process_ticks PID: CPU ticks (1/100 s, user + system) used so far by PID and its children (nginx's workers).
+process_ticks() {
+  local total child
+  total=$(awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0)
+  for child in $(pgrep -P "$1" 2>/dev/null); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
 }
 
 # Peak resident memory (VmHWM) of a running process, in kB.

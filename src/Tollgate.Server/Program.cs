@@ -1,5 +1,6 @@
 using Tollgate.Admin;
 using Tollgate.Data;
+using Tollgate.Gateway;
 using Tollgate.Keys;
 using Tollgate.Limits;
 using Tollgate.Metering;
@@ -18,6 +19,7 @@ builder.Services.AddTollgateRedis(builder.Configuration);
 builder.Services.AddTollgateAdmin();
 builder.Services.AddTollgateOperations();
 builder.Services.AddTollgateTelemetry(builder.Configuration);
+builder.Services.AddTollgateGateway(builder.Configuration);
 
 var app = builder.Build();
 
@@ -35,6 +37,7 @@ app.MapTenantApi();
 app.MapAdminApi();
 app.MapAdminPages();
 app.MapOperations();
+app.MapGateway();
 
 app.Run();
 

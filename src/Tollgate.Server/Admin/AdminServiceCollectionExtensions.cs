@@ -73,6 +73,7 @@ public static class AdminServiceCollectionExtensions
         UsageApi.Map(admin);
         AdminsApi.Map(admin);
         AuditApi.Map(admin);
+        RoutesApi.Map(admin);
         return routes;
     }
 

@@ -15,7 +15,7 @@ public static class Pages
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-    /// <summary>Maps <c>/</c>, <c>/login</c>, <c>/setup</c>, <c>/plans</c>, <c>/tenants/{id}</c>, <c>/admins</c> and <c>/audit</c>.</summary>
+    /// <summary>Maps <c>/</c>, <c>/login</c>, <c>/setup</c>, <c>/plans</c>, <c>/routes</c>, <c>/tenants/{id}</c>, <c>/admins</c> and <c>/audit</c>.</summary>
     public static IEndpointRouteBuilder MapAdminPages(this IEndpointRouteBuilder routes)
     {
         ArgumentNullException.ThrowIfNull(routes);
@@ -37,6 +37,7 @@ public static class Pages
         pages.MapGet("/", () => Page("index.html")).RequireAuthorization(AdminPolicies.Admin);
         pages.MapGet("/tenants/{id:long}", (long id) => Page("tenant.html")).RequireAuthorization(AdminPolicies.Admin);
         pages.MapGet("/plans", () => Page("plans.html")).RequireAuthorization(AdminPolicies.Admin);
+        pages.MapGet("/routes", () => Page("routes.html")).RequireAuthorization(AdminPolicies.SuperAdmin);
         pages.MapGet("/setup", () => Page("setup.html")).RequireAuthorization(AdminPolicies.SuperAdmin);
         pages.MapGet("/admins", () => Page("admins.html")).RequireAuthorization(AdminPolicies.SuperAdmin);
         pages.MapGet("/audit", () => Page("audit.html")).RequireAuthorization(AdminPolicies.Admin);

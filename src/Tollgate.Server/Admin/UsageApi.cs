@@ -43,8 +43,14 @@ public sealed record UsageSeriesDto(long? TenantId, string Bucket, DateTime From
 /// <param name="P50Ms">Median latency in milliseconds.</param>
 /// <param name="P95Ms">95th percentile latency in milliseconds.</param>
 /// <param name="P99Ms">99th percentile latency in milliseconds.</param>
+/// <param name="MeanMs">Mean latency in milliseconds.</param>
+/// <param name="OwnMeanMs">
+/// Of <paramref name="MeanMs"/>, the part that was Tollgate's own: for a gateway route, the mean less the time its
+/// upstream took; for a hosted endpoint, all of it.
+/// </param>
 public sealed record EndpointUsageDto(
-    string Method, string Endpoint, long Requests, long Errors, long Rejected, double ErrorRate, double? P50Ms, double? P95Ms, double? P99Ms);
+    string Method, string Endpoint, long Requests, long Errors, long Rejected, double ErrorRate, double? P50Ms, double? P95Ms, double? P99Ms,
+    double? MeanMs, double? OwnMeanMs);
 
 /// <summary>Answer of <c>GET /api/admin/usage/endpoints</c>, busiest endpoint first.</summary>
 /// <param name="TenantId">The tenant, or null for every tenant.</param>
@@ -187,7 +193,9 @@ internal static class UsageApi
             .Select(s => new EndpointUsageDto(
                 s.Key.Method, s.Key.Endpoint, s.Requests, s.Errors, s.Rejected,
                 s.Requests == 0 ? 0 : Math.Round((double)s.Errors / s.Requests, 4),
-                LatencyHistogram.PercentileMs(s.Histogram, 50), LatencyHistogram.PercentileMs(s.Histogram, 95), LatencyHistogram.PercentileMs(s.Histogram, 99)))
+                LatencyHistogram.PercentileMs(s.Histogram, 50), LatencyHistogram.PercentileMs(s.Histogram, 95), LatencyHistogram.PercentileMs(s.Histogram, 99),
+                s.Requests == 0 ? null : Math.Round(s.LatencySum / 1000.0 / s.Requests, 3),
+                s.Requests == 0 ? null : Math.Round((s.LatencySum - s.UpstreamLatencySum) / 1000.0 / s.Requests, 3)))
             .OrderByDescending(e => e.Requests).ThenBy(e => e.Endpoint, StringComparer.Ordinal).ThenBy(e => e.Method, StringComparer.Ordinal)
             .ToList();
         return TypedResults.Ok(new EndpointUsageListDto(scoped.TenantId, filter.From, filter.To, endpoints));
@@ -520,6 +528,10 @@ internal static class UsageApi
     {
         public required TKey Key { get; init; }
 
+        public long LatencySum { get; init; }
+
+        public long UpstreamLatencySum { get; init; }
+
         public long Requests { get; init; }
 
         public long Errors { get; init; }
@@ -560,6 +572,8 @@ internal static class UsageApi
                     Sum(r => r.Outcome == LimitOutcome.Admitted && r.StatusCode >= 400 ? r.Count : 0L)),
                 Expression.Bind(type.GetProperty(nameof(RollupSums<TKey>.Rejected))!,
                     Sum(r => r.Outcome != LimitOutcome.Admitted ? r.Count : 0L)),
+                Expression.Bind(type.GetProperty(nameof(RollupSums<TKey>.LatencySum))!, Sum(r => r.LatencySumMicros)),
+                Expression.Bind(type.GetProperty(nameof(RollupSums<TKey>.UpstreamLatencySum))!, Sum(r => r.UpstreamLatencySumMicros)),
                 Expression.Bind(type.GetProperty(nameof(RollupSums<TKey>.Histogram))!, Expression.NewArrayInit(typeof(long), histogram)));
             return Expression.Lambda<Func<IGrouping<TKey, UsageRollup>, RollupSums<TKey>>>(body, g);
         }

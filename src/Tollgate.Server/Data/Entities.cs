@@ -148,6 +148,12 @@ public sealed class UsageLog
     /// <summary>Time spent in Tollgate's pipeline, in microseconds.</summary>
     public long LatencyMicros { get; set; }
 
+    /// <summary>
+    /// Of <see cref="LatencyMicros"/>, the time a gateway route waited for its upstream (0 for hosted endpoints):
+    /// the rest is Tollgate's own.
+    /// </summary>
+    public long UpstreamLatencyMicros { get; set; }
+
     /// <summary>What the limits decided.</summary>
     public LimitOutcome Outcome { get; set; }
 }
@@ -181,6 +187,9 @@ public sealed class UsageRollup
 
     /// <summary>Sum of latencies in microseconds (for the mean).</summary>
     public long LatencySumMicros { get; set; }
+
+    /// <summary>Sum of the upstream's share of those latencies (gateway routes), in microseconds.</summary>
+    public long UpstreamLatencySumMicros { get; set; }
 }
 
 /// <summary>
@@ -311,4 +320,38 @@ public sealed class UsageWriterMark
 
     /// <summary>The highest sequence number stored.</summary>
     public long LastSequence { get; set; }
+}
+
+/// <summary>
+/// A gateway route kept in the database (CONTRACT §7): requests matching <see cref="Path"/> are forwarded to
+/// <see cref="Upstream"/> by YARP, metered like the hosted endpoints unless <see cref="Metered"/> is false.
+/// </summary>
+public sealed class GatewayRoute
+{
+    /// <summary>Longest accepted path pattern.</summary>
+    public const int MaxPathLength = 200;
+
+    /// <summary>Longest accepted upstream address.</summary>
+    public const int MaxUpstreamLength = 500;
+
+    /// <summary>Primary key.</summary>
+    public long Id { get; set; }
+
+    /// <summary>ASP.NET Core route pattern, e.g. <c>/orders/{**rest}</c>; unique.</summary>
+    public required string Path { get; set; }
+
+    /// <summary>Absolute http(s) address of the upstream, e.g. <c>http://127.0.0.1:8080/</c>.</summary>
+    public required string Upstream { get; set; }
+
+    /// <summary>True: an API key is needed and the request is limited, counted and logged. False: forwarded as is.</summary>
+    public bool Metered { get; set; } = true;
+
+    /// <summary>Units an admitted request counts against the tenant's quota and rate.</summary>
+    public int Cost { get; set; } = 1;
+
+    /// <summary>How long the upstream may stay silent before the request is answered 504, in seconds.</summary>
+    public int TimeoutSeconds { get; set; } = 30;
+
+    /// <summary>When the route was created (UTC).</summary>
+    public DateTime CreatedAt { get; set; }
 }

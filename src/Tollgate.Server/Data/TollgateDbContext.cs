@@ -41,6 +41,9 @@ public abstract class TollgateDbContext : DbContext
     /// <summary>Each usage writer's last stored batch, for exactly-once replay of the spool.</summary>
     public DbSet<UsageWriterMark> UsageWriterMarks => Set<UsageWriterMark>();
 
+    /// <summary>Gateway routes added through the admin API.</summary>
+    public DbSet<GatewayRoute> GatewayRoutes => Set<GatewayRoute>();
+
     /// <summary>Admin accounts.</summary>
     public DbSet<Admin> Admins => Set<Admin>();
 
@@ -146,6 +149,17 @@ internal sealed class UsageRollupConfiguration : IEntityTypeConfiguration<UsageR
         {
             b.Property<long>(column).HasColumnName(column).HasDefaultValue(0L);
         }
+    }
+}
+
+internal sealed class GatewayRouteConfiguration : IEntityTypeConfiguration<GatewayRoute>
+{
+    public void Configure(EntityTypeBuilder<GatewayRoute> b)
+    {
+        b.ToTable("gateway_routes");
+        b.Property(r => r.Path).HasMaxLength(GatewayRoute.MaxPathLength);
+        b.Property(r => r.Upstream).HasMaxLength(GatewayRoute.MaxUpstreamLength);
+        b.HasIndex(r => r.Path).IsUnique();
     }
 }
 

@@ -24,10 +24,19 @@ public interface IChangeFeed
 
     /// <summary>A tenant's stored usage changed outside the request path (demo history): reload its counts.</summary>
     Task UsageRewrittenAsync(long tenantId, CancellationToken cancellationToken = default);
+
+    /// <summary>A gateway route was added, changed or removed: reload the routes YARP serves.</summary>
+    Task RoutesChangedAsync(CancellationToken cancellationToken = default);
 }
 
 /// <summary>Applies changes to this instance's memory.</summary>
-public sealed class LocalChangeFeed(TenantDirectory directory, IApiKeyStore keys, ILimitStore limits, LiveUsageTracker live, KeyIndex index) : IChangeFeed
+public sealed class LocalChangeFeed(
+    TenantDirectory directory,
+    IApiKeyStore keys,
+    ILimitStore limits,
+    LiveUsageTracker live,
+    KeyIndex index,
+    Gateway.IGatewayRoutes? routes = null) : IChangeFeed
 {
     /// <inheritdoc />
     public Task KeyCreatedAsync(KeyHash hash, CancellationToken cancellationToken = default)
@@ -61,4 +70,8 @@ public sealed class LocalChangeFeed(TenantDirectory directory, IApiKeyStore keys
         limits.Forget(tenantId);
         return Task.CompletedTask;
     }
+
+    /// <inheritdoc />
+    public Task RoutesChangedAsync(CancellationToken cancellationToken = default) =>
+        routes?.ReloadAsync(cancellationToken) ?? Task.CompletedTask;
 }

@@ -12,7 +12,15 @@ public interface ILimitStore
     /// Decides one request: admits it and counts it when both the quota and the rate allow, refuses it otherwise.
     /// Exact under any concurrency: the number admitted in a period never exceeds the quota.
     /// </summary>
-    ValueTask<LimitDecision> AcquireAsync(TenantContext tenant, CancellationToken cancellationToken = default);
+    ValueTask<LimitDecision> AcquireAsync(TenantContext tenant, CancellationToken cancellationToken = default) =>
+        AcquireAsync(tenant, 1, cancellationToken);
+
+    /// <summary>
+    /// Decides one request that costs <paramref name="cost"/> units (a gateway route's <c>cost</c>): admitted only when
+    /// the quota and the rate each have that many units left, and then counted as that many. Exact under any
+    /// concurrency: the units admitted in a period never exceed the quota.
+    /// </summary>
+    ValueTask<LimitDecision> AcquireAsync(TenantContext tenant, int cost, CancellationToken cancellationToken = default);
 
     /// <summary>The tenant's quota usage in the current period, without counting anything.</summary>
     ValueTask<QuotaUsage> PeekAsync(TenantContext tenant, CancellationToken cancellationToken = default);

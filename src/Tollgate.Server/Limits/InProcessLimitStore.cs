@@ -12,14 +12,18 @@ internal sealed class InProcessLimitStore(TimeProvider time, IQuotaSeedSource se
 {
     private readonly ConcurrentDictionary<long, TenantCounter> _counters = new();
 
-    public ValueTask<LimitDecision> AcquireAsync(TenantContext tenant, CancellationToken cancellationToken = default)
+    public ValueTask<LimitDecision> AcquireAsync(TenantContext tenant, CancellationToken cancellationToken = default) =>
+        AcquireAsync(tenant, 1, cancellationToken);
+
+    public ValueTask<LimitDecision> AcquireAsync(TenantContext tenant, int cost, CancellationToken cancellationToken = default)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(cost, 1);
         var now = time.GetUtcNow().UtcDateTime;
         var counter = CounterOf(tenant.Id, now);
         // Fast path: the counter knows its period, so the decision is a lock and a few additions, no await.
-        return counter.TryAcquire(tenant.Policy, now, out var decision)
+        return counter.TryAcquire(tenant.Policy, now, cost, out var decision)
             ? new ValueTask<LimitDecision>(decision)
-            : SeedThenAcquireAsync(tenant, counter, now, cancellationToken);
+            : SeedThenAcquireAsync(tenant, counter, now, cost, cancellationToken);
     }
 
     public ValueTask<QuotaUsage> PeekAsync(TenantContext tenant, CancellationToken cancellationToken = default)
@@ -52,12 +56,12 @@ internal sealed class InProcessLimitStore(TimeProvider time, IQuotaSeedSource se
             : _counters.GetOrAdd(tenantId, static (_, createdAt) => new TenantCounter(createdAt), now);
 
     private async ValueTask<LimitDecision> SeedThenAcquireAsync(
-        TenantContext tenant, TenantCounter counter, DateTime now, CancellationToken ct)
+        TenantContext tenant, TenantCounter counter, DateTime now, int cost, CancellationToken ct)
     {
         while (true)
         {
             await SeedAsync(tenant, counter, now, ct);
-            if (counter.TryAcquire(tenant.Policy, now, out var decision))
+            if (counter.TryAcquire(tenant.Policy, now, cost, out var decision))
             {
                 return decision;
             }
@@ -97,8 +101,11 @@ internal sealed class InProcessLimitStore(TimeProvider time, IQuotaSeedSource se
         private long _rateWindowStartTicks = -1;
         private int _rateCount;
 
-        /// <summary>Decides one request; false when the period must first be seeded from the database.</summary>
-        public bool TryAcquire(LimitPolicy policy, DateTime now, out LimitDecision decision)
+        /// <summary>
+        /// Decides one request of <paramref name="cost"/> units; false when the period must first be seeded from the
+        /// database.
+        /// </summary>
+        public bool TryAcquire(LimitPolicy policy, DateTime now, int cost, out LimitDecision decision)
         {
             lock (_gate)
             {
@@ -128,19 +135,20 @@ internal sealed class InProcessLimitStore(TimeProvider time, IQuotaSeedSource se
                 }
 
                 LimitOutcome outcome;
-                if (_used >= policy.QuotaLimit)
+                // Admitted only with room for all its units, so the quota is never overrun by a costly request.
+                if (_used + cost > policy.QuotaLimit)
                 {
                     outcome = LimitOutcome.QuotaExceeded;
                 }
-                else if (rateLimit > 0 && _rateCount >= rateLimit)
+                else if (rateLimit > 0 && _rateCount + cost > rateLimit)
                 {
                     outcome = LimitOutcome.RateLimited;
                 }
                 else
                 {
                     outcome = LimitOutcome.Admitted;
-                    _used++;
-                    _rateCount++;
+                    _used += cost;
+                    _rateCount += cost;
                 }
 
                 if (rateLimit > 0)

@@ -30,16 +30,17 @@ internal sealed partial class RedisLimitStore(
     ILogger<RedisLimitStore> logger) : ILimitStore
 {
     // Decides a batch of checks of one tenant, in order: for check i, KEYS[2i-1] is the quota counter and KEYS[2i]
-    // the rate counter (one tenant's keys share a hash tag: one slot on Redis Cluster); ARGV[3i-2] the quota limit,
-    // ARGV[3i-1] the rate limit (0: none), ARGV[3i] the rate counter's TTL in ms. Returns {outcome, used, rateCount}
-    // per check; outcome -1 asks the caller to seed the quota counter from the database first.
+    // the rate counter (one tenant's keys share a hash tag: one slot on Redis Cluster); ARGV[4i-3] the quota limit,
+    // ARGV[4i-2] the rate limit (0: none), ARGV[4i-1] the rate counter's TTL in ms, ARGV[4i] the check's cost in units
+    // (a check is admitted only when both counters have room for all of them, and then counts them all). Returns
+    // {outcome, used, rateCount} per check; outcome -1 asks the caller to seed the quota counter from the database first.
     // Each counter is read once (GET on first use) and written once (INCRBY of what the batch added, at the end):
     // the script runs atomically, so this is the same as a GET and an INCR per check, for a fraction of the work.
     // redis-cli info commandstats, 64 connections on one tenant: script time per check 2.3-2.6 µs with a GET and an
     // INCR per check, 1.6 µs like this; bench/run redis 0.655-0.667 → 0.705-0.708 of the in-process throughput.
     //
     // The last key is this instance's batch marker for the tenant and the last argument the batch's sequence number:
-    // the script leaves "seq:admitted-bits" there, so that after a client-side timeout or a dropped connection the
+    // the script leaves "seq:admitted-bits" there (the settle multiplies each bit by its check's cost), so that after a client-side timeout or a dropped connection the
     // instance can learn whether the batch ran after all (its admissions are then in Redis although the requests
     // were decided locally), and a catch-up's tombstone (a higher or equal sequence) keeps a batch that arrives late
     // from running at all. Returns {-2} for such a batch.
@@ -49,7 +50,8 @@ internal sealed partial class RedisLimitStore(
         if last and tonumber(string.match(last, '^%d+')) >= seq then return {-2} end
         local quota, quotaAdded, rate, rateAdded, rateTtl, out, bits = {}, {}, {}, {}, {}, {}, {}
         for i = 1, (#KEYS - 1) / 2 do
-          local quotaKey, rateKey, a = KEYS[2 * i - 1], KEYS[2 * i], 3 * i - 2
+          local quotaKey, rateKey, a = KEYS[2 * i - 1], KEYS[2 * i], 4 * i - 3
+          local cost = tonumber(ARGV[a + 3])
           local used = quota[quotaKey]
           if used == nil then
             used = redis.call('GET', quotaKey)
@@ -62,7 +64,7 @@ internal sealed partial class RedisLimitStore(
           else
             local rateLimit = tonumber(ARGV[a + 1])
             local count, outcome = 0, 0
-            if used >= tonumber(ARGV[a]) then
+            if used + cost > tonumber(ARGV[a]) then
               outcome = 2
             elseif rateLimit > 0 then
               count = rate[rateKey]
@@ -70,19 +72,19 @@ internal sealed partial class RedisLimitStore(
                 count = tonumber(redis.call('GET', rateKey) or '0')
                 rateAdded[rateKey] = 0
               end
-              if count >= rateLimit then
+              if count + cost > rateLimit then
                 outcome = 1
               else
-                count = count + 1
-                rateAdded[rateKey] = rateAdded[rateKey] + 1
+                count = count + cost
+                rateAdded[rateKey] = rateAdded[rateKey] + cost
                 rateTtl[rateKey] = ARGV[a + 2]
               end
               rate[rateKey] = count
             end
             if outcome == 0 then
-              used = used + 1
+              used = used + cost
               quota[quotaKey] = used
-              quotaAdded[quotaKey] = quotaAdded[quotaKey] + 1
+              quotaAdded[quotaKey] = quotaAdded[quotaKey] + cost
               bits[i] = '1'
             else
               bits[i] = '0'
@@ -151,8 +153,12 @@ internal sealed partial class RedisLimitStore(
     /// <summary>True while Redis is unreachable and this instance uses its own counts (or refuses).</summary>
     public bool Degraded => Volatile.Read(ref _degraded) == 1;
 
-    public async ValueTask<LimitDecision> AcquireAsync(TenantContext tenant, CancellationToken cancellationToken = default)
+    public ValueTask<LimitDecision> AcquireAsync(TenantContext tenant, CancellationToken cancellationToken = default) =>
+        AcquireAsync(tenant, 1, cancellationToken);
+
+    public async ValueTask<LimitDecision> AcquireAsync(TenantContext tenant, int cost, CancellationToken cancellationToken = default)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(cost, 1);
         var now = time.GetUtcNow().UtcDateTime;
         var policy = tenant.Policy;
         var periodStart = QuotaPeriods.StartOf(policy.QuotaPeriod, now);
@@ -167,7 +173,7 @@ internal sealed partial class RedisLimitStore(
                 {
                     // A child of the request's span when a tracer listens; null (and free) otherwise.
                     using var activity = LimitMetrics.Source.StartActivity("tollgate.limits.redis");
-                    var decision = await AcquireSharedAsync(tenant, now, periodStart, periodEnd, cancellationToken);
+                    var decision = await AcquireSharedAsync(tenant, cost, now, periodStart, periodEnd, cancellationToken);
                     activity?.SetTag("tollgate.outcome", decision.Outcome.ToString());
                     Recovered();
                     return decision;
@@ -188,17 +194,18 @@ internal sealed partial class RedisLimitStore(
             throw new LimitStoreUnavailableException();
         }
 
-        var local = await fallback.AcquireAsync(tenant, cancellationToken);
+        var local = await fallback.AcquireAsync(tenant, cost, cancellationToken);
         if (!local.Admitted)
         {
             return local;
         }
 
-        _quotaWhileAway.AddOrUpdate((tenant.Id, local.Quota.Period, local.Quota.PeriodStart), 1, static (_, n) => n + 1);
+        // Units, not requests: the shared counters count units.
+        _quotaWhileAway.AddOrUpdate((tenant.Id, local.Quota.Period, local.Quota.PeriodStart), static (_, c) => c, static (_, n, c) => n + c, (long)cost);
         if (local.HasRate)
         {
             var windowStart = local.RateResetAt.Ticks - local.RateWindowSeconds * TimeSpan.TicksPerSecond;
-            _rateWhileAway.AddOrUpdate((tenant.Id, local.RateWindowSeconds, windowStart), 1, static (_, n) => n + 1);
+            _rateWhileAway.AddOrUpdate((tenant.Id, local.RateWindowSeconds, windowStart), static (_, c) => c, static (_, n, c) => n + c, (long)cost);
         }
 
         // Set after the count, so a catch-up that starts later sees it (one that already took the counts runs again).
@@ -258,7 +265,7 @@ internal sealed partial class RedisLimitStore(
         string.Create(CultureInfo.InvariantCulture, $"tg:{{t{tenantId}}}:r:{windowSeconds}:{windowStartTicks / TimeSpan.TicksPerSecond}");
 
     private async Task<LimitDecision> AcquireSharedAsync(
-        TenantContext tenant, DateTime now, DateTime periodStart, DateTime periodEnd, CancellationToken ct)
+        TenantContext tenant, int cost, DateTime now, DateTime periodStart, DateTime periodEnd, CancellationToken ct)
     {
         var policy = tenant.Policy;
         var rateLimit = policy.HasRate ? policy.RateLimit!.Value : 0;
@@ -271,7 +278,8 @@ internal sealed partial class RedisLimitStore(
             lane.RateKeyFor(windowSeconds, windowStart),
             policy.QuotaLimit,
             rateLimit,
-            windowSeconds * 1000L + 1000);
+            windowSeconds * 1000L + 1000,
+            cost);
         var result = await lane.RunAsync(this, check);
         if (result.Outcome < 0)
         {
@@ -294,15 +302,16 @@ internal sealed partial class RedisLimitStore(
     {
         var sequence = lane.BeginBatch(checks);
         var keys = new RedisKey[checks.Count * 2 + 1];
-        var values = new RedisValue[checks.Count * 3 + 1];
+        var values = new RedisValue[checks.Count * 4 + 1];
         for (var i = 0; i < checks.Count; i++)
         {
             var check = checks[i];
             keys[2 * i] = check.QuotaKey;
             keys[2 * i + 1] = check.RateKey;
-            values[3 * i] = check.QuotaLimit;
-            values[3 * i + 1] = check.RateLimit;
-            values[3 * i + 2] = check.RateTtlMilliseconds;
+            values[4 * i] = check.QuotaLimit;
+            values[4 * i + 1] = check.RateLimit;
+            values[4 * i + 2] = check.RateTtlMilliseconds;
+            values[4 * i + 3] = check.Cost;
         }
 
         keys[^1] = lane.MarkerKey(_instance);
@@ -560,8 +569,8 @@ internal sealed partial class RedisLimitStore(
     [LoggerMessage(Level = LogLevel.Information, Message = "Rebuilt the {Period} counter of tenant {TenantId} in Redis from the database: {Used}")]
     private static partial void LogSeeded(ILogger logger, long tenantId, QuotaPeriod period, long used);
 
-    /// <summary>One request's check: its tenant's counters and limits.</summary>
-    private readonly record struct Check(RedisKey QuotaKey, RedisKey RateKey, long QuotaLimit, int RateLimit, long RateTtlMilliseconds);
+    /// <summary>One request's check: its tenant's counters and limits, and the units it costs.</summary>
+    private readonly record struct Check(RedisKey QuotaKey, RedisKey RateKey, long QuotaLimit, int RateLimit, long RateTtlMilliseconds, int Cost);
 
     /// <summary>What the script decided for one check: outcome (-1 seed first, 0 admitted, 1 rate, 2 quota).</summary>
     private readonly record struct CheckResult(int Outcome, long Used, int RateCount);
@@ -641,11 +650,12 @@ internal sealed partial class RedisLimitStore(
                     continue;
                 }
 
+                // A bit says the check was admitted; the check itself says how many units that counted.
                 var check = unanswered.Checks[i];
-                admitted[check.QuotaKey] = admitted.GetValueOrDefault(check.QuotaKey) + 1;
+                admitted[check.QuotaKey] = admitted.GetValueOrDefault(check.QuotaKey) + check.Cost;
                 if (check.RateLimit > 0)
                 {
-                    admitted[check.RateKey] = admitted.GetValueOrDefault(check.RateKey) + 1;
+                    admitted[check.RateKey] = admitted.GetValueOrDefault(check.RateKey) + check.Cost;
                 }
             }
 

@@ -93,7 +93,7 @@ internal sealed partial class MeteringMiddleware(
         LimitDecision decision;
         try
         {
-            decision = await limits.AcquireAsync(caller.Tenant, context.RequestAborted);
+            decision = await limits.AcquireAsync(caller.Tenant, metadata.Cost, context.RequestAborted);
         }
         catch (LimitStoreUnavailableException ex)
         {
@@ -145,7 +145,7 @@ internal sealed partial class MeteringMiddleware(
         {
             // Recorded even when the endpoint throws (as the 500 it becomes) or the client went away.
             context.Response.Body = body;
-            var usageEvent = Event(context, caller, decision, now, started, status);
+            var usageEvent = Event(context, metadata, caller, decision, now, started, status);
             if (buffer is null)
             {
                 Record(usageEvent, reserved);
@@ -232,7 +232,8 @@ internal sealed partial class MeteringMiddleware(
         }
     }
 
-    private static UsageEvent Event(HttpContext context, ApiCaller caller, in LimitDecision decision, DateTime now, long started, int status) =>
+    private static UsageEvent Event(
+        HttpContext context, MeteringMetadata metadata, ApiCaller caller, in LimitDecision decision, DateTime now, long started, int status) =>
         new(
             caller.Tenant.Id,
             caller.KeyId,
@@ -246,6 +247,9 @@ internal sealed partial class MeteringMiddleware(
             decision.Quota.PeriodStart)
         {
             Unshared = decision.Unshared,
+            Cost = metadata.Cost,
+            // Hosted endpoints skip the feature lookup: only the gateway's pipeline sets it.
+            UpstreamLatencyMicros = metadata.Proxied ? context.Features.Get<UpstreamTiming>()?.Micros ?? 0 : 0,
         };
 
     private static Task WriteRefusalAsync(HttpContext context, in LimitDecision decision, DateTime now)

@@ -49,6 +49,12 @@ internal sealed partial class RedisChangeFeed(
         await PublishAsync("usage", tenantId.ToString(CultureInfo.InvariantCulture));
     }
 
+    public async Task RoutesChangedAsync(CancellationToken cancellationToken = default)
+    {
+        await local.RoutesChangedAsync(cancellationToken);
+        await PublishAsync("routes", "");
+    }
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var queue = await redis.GetSubscriber().SubscribeAsync(Channel);
@@ -93,6 +99,9 @@ internal sealed partial class RedisChangeFeed(
                     break;
                 case "tenant-removed":
                     await local.TenantRemovedAsync(long.Parse(parts[2], CultureInfo.InvariantCulture));
+                    break;
+                case "routes":
+                    await local.RoutesChangedAsync();
                     break;
                 case "usage":
                     await local.UsageRewrittenAsync(long.Parse(parts[2], CultureInfo.InvariantCulture));

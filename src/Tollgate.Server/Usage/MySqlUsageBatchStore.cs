@@ -26,11 +26,11 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
     /// <summary>Rows per multi-row statement: about 60 KB of SQL, far below max_allowed_packet (16 MB by default).</summary>
     private const int LogRowsPerStatement = 1000;
 
-    /// <summary>Roll-up rows per statement: 26 values a row.</summary>
+    /// <summary>Roll-up rows per statement: 27 values a row.</summary>
     private const int RollupRowsPerStatement = 500;
 
     private const string LogColumns =
-        "INSERT INTO usage_logs (tenant_id, api_key_id, `timestamp`, method, endpoint, status_code, latency_micros, outcome) VALUES ";
+        "INSERT INTO usage_logs (tenant_id, api_key_id, `timestamp`, method, endpoint, status_code, latency_micros, outcome, upstream_latency_micros) VALUES ";
 
     private const string UpdateKey =
         "UPDATE api_keys SET last_used_at = @ts WHERE id = @id AND (last_used_at IS NULL OR last_used_at < @ts)";
@@ -111,7 +111,7 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
                 var e = events[offset + i];
                 values.StartRow()
                     .Number(e.TenantId).Number(e.ApiKeyId).Time(e.Timestamp).Text(e.Method).Text(e.Endpoint)
-                    .Number(e.StatusCode).Number(e.LatencyMicros).Text(EnumNames.Of(e.Outcome))
+                    .Number(e.StatusCode).Number(e.LatencyMicros).Text(EnumNames.Of(e.Outcome)).Number(e.UpstreamLatencyMicros)
                     .EndRow();
             }
 
@@ -134,7 +134,7 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
                     values.Number(bucket);
                 }
 
-                values.EndRow();
+                values.Number(sums.UpstreamLatencySumMicros).EndRow();
             }
 
             await ExecuteAsync(connection, tx, values, RollupStatement.Tail, ct);
@@ -191,6 +191,9 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
             columns.Append(", ").Append(column);
             updates.Append(", ").Append(column).Append(" = ").Append(column).Append(" + VALUES(").Append(column).Append(')');
         }
+
+        columns.Append(", upstream_latency_sum_micros");
+        updates.Append(", upstream_latency_sum_micros = upstream_latency_sum_micros + VALUES(upstream_latency_sum_micros)");
 
         return ($"INSERT INTO usage_rollups ({columns}) VALUES ", updates.ToString());
     }

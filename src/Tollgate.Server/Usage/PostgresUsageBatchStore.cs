@@ -17,7 +17,7 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
     private const int MaxAttempts = 5;
 
     private const string CopyLogs =
-        "COPY usage_logs (tenant_id, api_key_id, \"timestamp\", method, endpoint, status_code, latency_micros, outcome) " +
+        "COPY usage_logs (tenant_id, api_key_id, \"timestamp\", method, endpoint, status_code, latency_micros, outcome, upstream_latency_micros) " +
         "FROM STDIN (FORMAT BINARY)";
 
     private const string UpsertQuota =
@@ -133,6 +133,7 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
             await importer.WriteAsync(e.StatusCode, NpgsqlDbType.Integer, ct);
             await importer.WriteAsync(e.LatencyMicros, NpgsqlDbType.Bigint, ct);
             await importer.WriteAsync(EnumNames.Of(e.Outcome), NpgsqlDbType.Varchar, ct);
+            await importer.WriteAsync(e.UpstreamLatencyMicros, NpgsqlDbType.Bigint, ct);
         }
 
         await importer.CompleteAsync(ct);
@@ -155,6 +156,8 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
             var bucket = b;
             command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = Array.ConvertAll(rows, r => r.Value.Histogram[bucket]) });
         }
+
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = Array.ConvertAll(rows, r => r.Value.UpstreamLatencySumMicros) });
 
         return command;
     }
@@ -179,6 +182,10 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
             arrays.Append(", $").Append(9 + b).Append("::bigint[]");
             updates.Append(", ").Append(column).Append(" = usage_rollups.").Append(column).Append(" + excluded.").Append(column);
         }
+
+        columns.Append(", upstream_latency_sum_micros");
+        arrays.Append(", $").Append(9 + LatencyHistogram.BucketCount).Append("::bigint[]");
+        updates.Append(", upstream_latency_sum_micros = usage_rollups.upstream_latency_sum_micros + excluded.upstream_latency_sum_micros");
 
         return $"INSERT INTO usage_rollups ({columns}) SELECT * FROM unnest({arrays}) " +
                $"ON CONFLICT (tenant_id, bucket_start, method, endpoint, status_code, outcome) DO UPDATE SET {updates}";

@@ -22,8 +22,8 @@ namespace Tollgate.Usage;
 internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptions<UsageOptions> options) : IUsageBatchStore, IAsyncDisposable
 {
     private const string InsertLogSql =
-        "INSERT INTO usage_logs (tenant_id, api_key_id, timestamp, method, endpoint, status_code, latency_micros, outcome) " +
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+        "INSERT INTO usage_logs (tenant_id, api_key_id, timestamp, method, endpoint, status_code, latency_micros, outcome, upstream_latency_micros) " +
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
     private const string UpsertQuotaSql =
         "INSERT INTO quota_counters (tenant_id, period, period_start, used, unshared) VALUES (?1, ?2, ?3, ?4, ?5) " +
@@ -120,6 +120,7 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
             insert.Bind(6, e.StatusCode);
             insert.Bind(7, e.LatencyMicros);
             insert.Bind(8, EnumNames.Of(e.Outcome));
+            insert.Bind(9, e.UpstreamLatencyMicros);
             insert.Execute();
         }
 
@@ -138,6 +139,8 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
             {
                 rollup.Bind(9 + b, values.Histogram[b]);
             }
+
+            rollup.Bind(9 + LatencyHistogram.BucketCount, values.UpstreamLatencySumMicros);
 
             rollup.Execute();
         }
@@ -228,6 +231,10 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
             values.Append(", ?").Append(9 + b);
             updates.Append(", ").Append(column).Append(" = ").Append(column).Append(" + excluded.").Append(column);
         }
+
+        columns.Append(", upstream_latency_sum_micros");
+        values.Append(", ?").Append(9 + LatencyHistogram.BucketCount);
+        updates.Append(", upstream_latency_sum_micros = upstream_latency_sum_micros + excluded.upstream_latency_sum_micros");
 
         return $"INSERT INTO usage_rollups ({columns}) VALUES ({values}) " +
                $"ON CONFLICT (tenant_id, bucket_start, method, endpoint, status_code, outcome) DO UPDATE SET {updates}";

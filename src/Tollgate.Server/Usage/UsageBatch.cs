@@ -68,13 +68,14 @@ public sealed class UsageBatch
 
         values.Count++;
         values.LatencySumMicros += e.LatencyMicros;
+        values.UpstreamLatencySumMicros += e.UpstreamLatencyMicros;
         values.Histogram[LatencyHistogram.BucketOf(e.LatencyMicros)]++;
 
         if (e.Outcome == LimitOutcome.Admitted)
         {
             var quotaKey = new QuotaKey(e.TenantId, e.QuotaPeriod, e.QuotaPeriodStart);
             var increment = _quota.GetValueOrDefault(quotaKey);
-            _quota[quotaKey] = new QuotaIncrement(increment.Used + 1, increment.Unshared + (e.Unshared ? 1 : 0));
+            _quota[quotaKey] = new QuotaIncrement(increment.Used + e.Cost, increment.Unshared + (e.Unshared ? e.Cost : 0));
         }
 
         if (!_keysLastUsed.TryGetValue(e.ApiKeyId, out var last) || last < e.Timestamp)
@@ -154,12 +155,15 @@ public sealed class RollupValues
     /// <summary>Sum of latencies in microseconds.</summary>
     public long LatencySumMicros { get; set; }
 
+    /// <summary>Sum of the upstream's share of those latencies (gateway routes), in microseconds.</summary>
+    public long UpstreamLatencySumMicros { get; set; }
+
     /// <summary>Requests per latency bucket (see <see cref="LatencyHistogram"/>).</summary>
     public long[] Histogram { get; } = new long[LatencyHistogram.BucketCount];
 }
 
 /// <summary>What a batch adds to one quota counter row.</summary>
-/// <param name="Used">Admitted requests to add.</param>
+/// <param name="Used">Admitted units to add (a request counts its cost).</param>
 /// <param name="Unshared">Change of the unshared part: + admissions made while Redis was away, − those since shared.</param>
 public readonly record struct QuotaIncrement(long Used, long Unshared);
 

@@ -40,6 +40,12 @@ public readonly record struct UsageEvent(
     /// </summary>
     public bool Unshared { get; init; }
 
+    /// <summary>Units an admitted request counts against the quota: 1, or a gateway route's <c>cost</c>.</summary>
+    public int Cost { get; init; } = 1;
+
+    /// <summary>Of <see cref="LatencyMicros"/>, the time spent waiting for a gateway route's upstream; 0 for hosted endpoints.</summary>
+    public long UpstreamLatencyMicros { get; init; }
+
     /// <summary>Completed by the writer once the event is stored; only set in synchronous durability.</summary>
     public UsageReceipt? Receipt { get; init; }
 }

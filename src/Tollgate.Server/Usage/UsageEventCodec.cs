@@ -10,7 +10,7 @@ namespace Tollgate.Usage;
 internal static class UsageEventCodec
 {
     /// <summary>The version of the encoding, stored in every spooled batch.</summary>
-    public const byte Format = 2;
+    public const byte Format = 3;
 
     /// <summary>Appends the event's fields.</summary>
     public static void Write(BinaryWriter writer, in UsageEvent usageEvent)
@@ -43,6 +43,8 @@ internal static class UsageEventCodec
             QuotaPeriodStart: c.Time(e.QuotaPeriodStart))
         {
             Unshared = c.Boolean(e.Unshared),
+            Cost = c.Int32(e.Cost),
+            UpstreamLatencyMicros = c.Int64(e.UpstreamLatencyMicros),
         };
 
     private interface IFieldCodec

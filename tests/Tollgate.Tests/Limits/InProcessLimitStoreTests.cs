@@ -37,6 +37,41 @@ public sealed class InProcessLimitStoreTests
         Assert.Equal(0, refused.Quota.Remaining);
     }
 
+    [Fact]
+    public async Task Cost_CountsUnits_AndRefusesWhenFewerUnitsAreLeftThanItCosts()
+    {
+        var (store, _, _) = Create();
+        var tenant = Tenant(10, rate: 7, window: 60);
+
+        var first = await store.AcquireAsync(tenant, 3);
+        var second = await store.AcquireAsync(tenant, 3);
+        var rateRefused = await store.AcquireAsync(tenant, 3);
+        var single = await store.AcquireAsync(tenant, 1);
+
+        Assert.Equal((LimitOutcome.Admitted, 3L, 4), (first.Outcome, first.Quota.Used, first.RateRemaining));
+        Assert.Equal((LimitOutcome.Admitted, 6L, 1), (second.Outcome, second.Quota.Used, second.RateRemaining));
+        Assert.Equal((LimitOutcome.RateLimited, 6L), (rateRefused.Outcome, rateRefused.Quota.Used));
+        Assert.Equal((LimitOutcome.Admitted, 7L), (single.Outcome, single.Quota.Used));
+    }
+
+    [Fact]
+    public async Task Cost_ConcurrentRequests_NeverAdmitMoreUnitsThanTheQuota()
+    {
+        var (store, _, _) = Create();
+        var tenant = Tenant(100);
+        var admitted = 0;
+        await Parallel.ForEachAsync(Enumerable.Range(0, 200), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (_, ct) =>
+        {
+            if ((await store.AcquireAsync(tenant, 3, ct)).Admitted)
+            {
+                Interlocked.Increment(ref admitted);
+            }
+        });
+
+        Assert.Equal(33, admitted);
+        Assert.Equal(99, (await store.PeekAsync(tenant)).Used);
+    }
+
     [Theory]
     [InlineData(QuotaPeriod.Minute, "2026-04-01T00:00:00Z")]
     [InlineData(QuotaPeriod.Hour, "2026-04-01T00:00:00Z")]

@@ -11,6 +11,7 @@ namespace Tollgate.Tests.Redis;
 /// Redis goes away under concurrent load on two instances and comes back, empty or with its data: afterwards the
 /// shared count of every instance equals the admitted requests stored, none counted twice, none missing.
 /// </summary>
+[Collection(TwoInstances.Collection)]
 public sealed class RedisRecoveryTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]

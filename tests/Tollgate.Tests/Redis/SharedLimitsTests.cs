@@ -10,6 +10,7 @@ using Tollgate.Tests.Infrastructure;
 namespace Tollgate.Tests.Redis;
 
 /// <summary>Several instances behind a load balancer: limits, revocations and live counts shared through Redis.</summary>
+[Collection(TwoInstances.Collection)]
 public sealed class SharedLimitsTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]

@@ -5,6 +5,12 @@ namespace Tollgate.Tests.Redis;
 /// <summary>Two Tollgate hosts, each with its own memory, sharing one database and one real Redis server.</summary>
 public sealed class TwoInstances : IAsyncDisposable
 {
+    /// <summary>
+    /// The test classes that start two instances and a redis-server run one after another: the recovery tests time
+    /// Redis's return (a 250 ms probe), which another class's pair of instances under load can starve on two cores.
+    /// </summary>
+    public const string Collection = "Two instances sharing Redis";
+
     private TwoInstances(RedisServer redis, TollgateApp a, TollgateApp b)
     {
         Redis = redis;
@@ -53,3 +59,7 @@ public sealed class TwoInstances : IAsyncDisposable
         }
     }
 }
+
+/// <summary>See <see cref="TwoInstances.Collection"/>.</summary>
+[CollectionDefinition(TwoInstances.Collection)]
+public sealed class TwoInstancesCollection;

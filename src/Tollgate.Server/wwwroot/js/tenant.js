@@ -310,8 +310,9 @@ function renderEndpoints(list) {
       el('td', {}, el('code', {}, `${e.method} ${e.endpoint}`)),
       el('td', { className: 'num' }, fmtNumber(e.requests)),
       el('td', { className: 'num' }, fmtPercent(e.errorRate)),
-      el('td', { className: 'num' }, fmtMs(e.p95Ms))))
-    : [el('tr', {}, el('td', { colSpan: 4, className: 'empty' }, 'No requests in this range.'))]));
+      el('td', { className: 'num' }, fmtMs(e.p95Ms)),
+      el('td', { className: 'num', title: e.meanMs === null ? '' : `mean ${fmtMs(e.meanMs)}, of which Tollgate ${fmtMs(e.ownMeanMs)}` }, fmtMs(e.ownMeanMs))))
+    : [el('tr', {}, el('td', { colSpan: 5, className: 'empty' }, 'No requests in this range.'))]));
 }
 
 function renderCodes(list) {

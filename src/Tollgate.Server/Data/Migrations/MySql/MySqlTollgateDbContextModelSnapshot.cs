@@ -211,6 +211,51 @@ namespace Tollgate.Data.Migrations.MySql
                     b.ToTable("audit_log", (string)null);
                 });
 
+            modelBuilder.Entity("Tollgate.Data.GatewayRoute", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Cost")
+                        .HasColumnType("int")
+                        .HasColumnName("cost");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("datetime(6)")
+                        .HasColumnName("created_at");
+
+                    b.Property<bool>("Metered")
+                        .HasColumnType("tinyint(1)")
+                        .HasColumnName("metered");
+
+                    b.Property<string>("Path")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("varchar(200)")
+                        .HasColumnName("path");
+
+                    b.Property<int>("TimeoutSeconds")
+                        .HasColumnType("int")
+                        .HasColumnName("timeout_seconds");
+
+                    b.Property<string>("Upstream")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("varchar(500)")
+                        .HasColumnName("upstream");
+
+                    b.HasKey("Id")
+                        .HasName("pk_gateway_routes");
+
+                    b.HasIndex("Path")
+                        .IsUnique()
+                        .HasDatabaseName("ix_gateway_routes_path");
+
+                    b.ToTable("gateway_routes", (string)null);
+                });
+
             modelBuilder.Entity("Tollgate.Data.Plan", b =>
                 {
                     b.Property<long>("Id")
@@ -387,6 +432,10 @@ namespace Tollgate.Data.Migrations.MySql
                         .HasColumnType("datetime(6)")
                         .HasColumnName("timestamp");
 
+                    b.Property<long>("UpstreamLatencyMicros")
+                        .HasColumnType("bigint")
+                        .HasColumnName("upstream_latency_micros");
+
                     b.HasKey("Id")
                         .HasName("pk_usage_logs");
 
@@ -432,6 +481,10 @@ namespace Tollgate.Data.Migrations.MySql
                     b.Property<long>("LatencySumMicros")
                         .HasColumnType("bigint")
                         .HasColumnName("latency_sum_micros");
+
+                    b.Property<long>("UpstreamLatencySumMicros")
+                        .HasColumnType("bigint")
+                        .HasColumnName("upstream_latency_sum_micros");
 
                     b.Property<long>("le_100ms")
                         .ValueGeneratedOnAdd()

@@ -220,6 +220,53 @@ namespace Tollgate.Data.Migrations.Postgres
                     b.ToTable("audit_log", (string)null);
                 });
 
+            modelBuilder.Entity("Tollgate.Data.GatewayRoute", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<int>("Cost")
+                        .HasColumnType("integer")
+                        .HasColumnName("cost");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<bool>("Metered")
+                        .HasColumnType("boolean")
+                        .HasColumnName("metered");
+
+                    b.Property<string>("Path")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("path");
+
+                    b.Property<int>("TimeoutSeconds")
+                        .HasColumnType("integer")
+                        .HasColumnName("timeout_seconds");
+
+                    b.Property<string>("Upstream")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("upstream");
+
+                    b.HasKey("Id")
+                        .HasName("pk_gateway_routes");
+
+                    b.HasIndex("Path")
+                        .IsUnique()
+                        .HasDatabaseName("ix_gateway_routes_path");
+
+                    b.ToTable("gateway_routes", (string)null);
+                });
+
             modelBuilder.Entity("Tollgate.Data.Plan", b =>
                 {
                     b.Property<long>("Id")
@@ -402,6 +449,10 @@ namespace Tollgate.Data.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("timestamp");
 
+                    b.Property<long>("UpstreamLatencyMicros")
+                        .HasColumnType("bigint")
+                        .HasColumnName("upstream_latency_micros");
+
                     b.HasKey("Id")
                         .HasName("pk_usage_logs");
 
@@ -447,6 +498,10 @@ namespace Tollgate.Data.Migrations.Postgres
                     b.Property<long>("LatencySumMicros")
                         .HasColumnType("bigint")
                         .HasColumnName("latency_sum_micros");
+
+                    b.Property<long>("UpstreamLatencySumMicros")
+                        .HasColumnType("bigint")
+                        .HasColumnName("upstream_latency_sum_micros");
 
                     b.Property<long>("le_100ms")
                         .ValueGeneratedOnAdd()

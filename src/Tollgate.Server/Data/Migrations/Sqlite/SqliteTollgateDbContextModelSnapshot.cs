@@ -209,6 +209,51 @@ namespace Tollgate.Data.Migrations.Sqlite
                     b.ToTable("audit_log", (string)null);
                 });
 
+            modelBuilder.Entity("Tollgate.Data.GatewayRoute", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Cost")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("cost");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<bool>("Metered")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("metered");
+
+                    b.Property<string>("Path")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("path");
+
+                    b.Property<int>("TimeoutSeconds")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("timeout_seconds");
+
+                    b.Property<string>("Upstream")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("upstream");
+
+                    b.HasKey("Id")
+                        .HasName("pk_gateway_routes");
+
+                    b.HasIndex("Path")
+                        .IsUnique()
+                        .HasDatabaseName("ix_gateway_routes_path");
+
+                    b.ToTable("gateway_routes", (string)null);
+                });
+
             modelBuilder.Entity("Tollgate.Data.Plan", b =>
                 {
                     b.Property<long>("Id")
@@ -385,6 +430,10 @@ namespace Tollgate.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("timestamp");
 
+                    b.Property<long>("UpstreamLatencyMicros")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("upstream_latency_micros");
+
                     b.HasKey("Id")
                         .HasName("pk_usage_logs");
 
@@ -430,6 +479,10 @@ namespace Tollgate.Data.Migrations.Sqlite
                     b.Property<long>("LatencySumMicros")
                         .HasColumnType("INTEGER")
                         .HasColumnName("latency_sum_micros");
+
+                    b.Property<long>("UpstreamLatencySumMicros")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("upstream_latency_sum_micros");
 
                     b.Property<long>("le_100ms")
                         .ValueGeneratedOnAdd()
