@@ -92,7 +92,25 @@ public sealed record AdminUserDto(long Id, string Username, DateTime CreatedAt);
 /// <summary>Body of <c>POST /api/auth/login</c>.</summary>
 /// <param name="Username">User name.</param>
 /// <param name="Password">Password.</param>
-public sealed record LoginRequest(string? Username, string? Password);
+/// <param name="Code">With two-factor sign-in: the authenticator's 6-digit code, or a recovery code.</param>
+public sealed record LoginRequest(string? Username, string? Password, string? Code = null);
+
+/// <summary>Answer of <c>POST /api/auth/totp/setup</c>: the secret to put in an authenticator app.</summary>
+/// <param name="Secret">Base32 secret.</param>
+/// <param name="Uri">The <c>otpauth://</c> URI of it.</param>
+public sealed record TotpSetupDto(string Secret, string Uri);
+
+/// <summary>Body of <c>POST /api/auth/totp/enable</c>.</summary>
+/// <param name="Code">A current code from the authenticator.</param>
+public sealed record TotpEnableRequest(string? Code);
+
+/// <summary>Answer of <c>POST /api/auth/totp/enable</c>: recovery codes, shown once.</summary>
+/// <param name="RecoveryCodes">Ten single-use codes.</param>
+public sealed record TotpEnabledDto(IReadOnlyList<string> RecoveryCodes);
+
+/// <summary>Body of <c>POST /api/auth/totp/disable</c>.</summary>
+/// <param name="Password">The admin's password.</param>
+public sealed record TotpDisableRequest(string? Password);
 
 /// <summary>Answer of a successful login.</summary>
 /// <param name="Username">User name.</param>

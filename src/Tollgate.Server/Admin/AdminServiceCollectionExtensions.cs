@@ -35,7 +35,8 @@ public static class AdminServiceCollectionExtensions
             {
                 options.Cookie.Name = "tollgate_session";
                 options.Cookie.HttpOnly = true;
-                // Strict keeps the session cookie off cross-site requests: the admin API's CSRF defence.
+                // Strict keeps the session cookie off cross-site requests; the CrossSiteRequestGuard covers the
+                // same-site ones from another origin (another port of the same host).
                 options.Cookie.SameSite = SameSiteMode.Strict;
                 // Secure whenever the request is HTTPS, also behind a TLS proxy when ASPNETCORE_FORWARDEDHEADERS_ENABLED is true.
                 options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;

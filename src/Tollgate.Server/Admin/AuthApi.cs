@@ -17,13 +17,16 @@ internal static class AuthApi
         auth.MapPost("/logout", LogoutAsync).AllowAnonymous();
         auth.MapGet("/me", Me).RequireAuthorization(AdminPolicies.SignedIn);
         auth.MapPost("/password", ChangePasswordAsync).RequireAuthorization(AdminPolicies.SignedIn);
+        auth.MapPost("/totp/setup", BeginTwoFactorAsync).RequireAuthorization(AdminPolicies.SignedIn);
+        auth.MapPost("/totp/enable", EnableTwoFactorAsync).RequireAuthorization(AdminPolicies.SignedIn);
+        auth.MapPost("/totp/disable", DisableTwoFactorAsync).RequireAuthorization(AdminPolicies.SignedIn);
     }
 
     private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult, ValidationProblem>> LoginAsync(
         LoginRequest request, HttpContext http, AdminAccounts accounts, LoginThrottle throttle, TollgateDbContext db, CancellationToken ct)
     {
         if (string.IsNullOrEmpty(request.Username) || string.IsNullOrEmpty(request.Password)
-            || request.Username.Length > 100 || request.Password.Length > AdminAccounts.MaxPasswordLength)
+            || request.Username.Length > 100 || request.Password.Length > AdminAccounts.MaxPasswordLength || request.Code?.Length > 64)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]>
             {
@@ -40,11 +43,23 @@ internal static class AuthApi
         }
 
         var admin = await accounts.VerifyAsync(request.Username, request.Password, ct);
+        if (admin is { TotpEnabled: true } && string.IsNullOrEmpty(request.Code))
+        {
+            // The password was right; nothing is counted until the second factor is tried.
+            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized",
+                detail: "A two-factor code is required.", extensions: new Dictionary<string, object?> { ["twoFactorRequired"] = true });
+        }
+
+        if (admin is { TotpEnabled: true } && !accounts.VerifySecondFactor(admin, request.Code!))
+        {
+            admin = null;
+        }
+
         await accounts.RecordLoginAsync(request.Username, admin, address?.ToString(), ct);
         if (admin is null)
         {
             throttle.AddressFailed(address);
-            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized", detail: "Wrong user name or password.");
+            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized", detail: "Wrong user name, password or code.");
         }
 
         await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme,
@@ -101,6 +116,44 @@ internal static class AuthApi
         }
 
         return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Ok<TotpSetupDto>, ProblemHttpResult>> BeginTwoFactorAsync(
+        HttpContext http, AdminAccounts accounts, CancellationToken ct)
+    {
+        var scope = AdminScope.From(http.User);
+        return await accounts.BeginTwoFactorAsync(scope, ct) is { } secret
+            ? TypedResults.Ok(new TotpSetupDto(secret, TwoFactor.UriFor(secret, scope.Username)))
+            : AdminValidation.Conflict("Two-factor sign-in is on; turn it off first.");
+    }
+
+    private static async Task<Results<Ok<TotpEnabledDto>, ValidationProblem>> EnableTwoFactorAsync(
+        TotpEnableRequest request, HttpContext http, AdminAccounts accounts, CancellationToken ct) =>
+        await accounts.EnableTwoFactorAsync(AdminScope.From(http.User), request.Code ?? "", ct) is { } codes
+            ? TypedResults.Ok(new TotpEnabledDto(codes))
+            : TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["code"] = ["The code does not match the secret from POST /api/auth/totp/setup (or two-factor sign-in is already on)."],
+            });
+
+    private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> DisableTwoFactorAsync(
+        TotpDisableRequest request, HttpContext http, AdminAccounts accounts, LoginThrottle throttle, TollgateDbContext db, CancellationToken ct)
+    {
+        var scope = AdminScope.From(http.User);
+        // Like a password change: a stolen session must not become a way to guess the password.
+        if (await throttle.UsernameRetryAfterAsync(db, scope.Username, ct) is { } wait)
+        {
+            return TooManyAttempts(http, wait);
+        }
+
+        if (!string.IsNullOrEmpty(request.Password) && request.Password.Length <= AdminAccounts.MaxPasswordLength
+            && await accounts.DisableTwoFactorAsync(scope, request.Password, ct))
+        {
+            return TypedResults.NoContent();
+        }
+
+        await accounts.RecordLoginAsync(scope.Username, null, http.Connection.RemoteIpAddress?.ToString(), ct);
+        return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["password"] = ["The password is wrong."] });
     }
 
     private static ProblemHttpResult TooManyAttempts(HttpContext http, TimeSpan wait)

@@ -15,7 +15,7 @@ public static class Pages
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-    /// <summary>Maps <c>/</c>, <c>/login</c>, <c>/setup</c>, <c>/plans</c>, <c>/routes</c>, <c>/tenants/{id}</c>, <c>/admins</c> and <c>/audit</c>.</summary>
+    /// <summary>Maps <c>/</c>, <c>/login</c>, <c>/setup</c>, <c>/plans</c>, <c>/routes</c>, <c>/tenants/{id}</c>, <c>/admins</c>, <c>/audit</c> and <c>/account</c>.</summary>
     public static IEndpointRouteBuilder MapAdminPages(this IEndpointRouteBuilder routes)
     {
         ArgumentNullException.ThrowIfNull(routes);
@@ -41,6 +41,7 @@ public static class Pages
         pages.MapGet("/setup", () => Page("setup.html")).RequireAuthorization(AdminPolicies.SuperAdmin);
         pages.MapGet("/admins", () => Page("admins.html")).RequireAuthorization(AdminPolicies.SuperAdmin);
         pages.MapGet("/audit", () => Page("audit.html")).RequireAuthorization(AdminPolicies.Admin);
+        pages.MapGet("/account", () => Page("account.html")).RequireAuthorization(AdminPolicies.SignedIn);
         pages.MapGet("/login", () => Page("login.html")).AllowAnonymous();
         return routes;
     }

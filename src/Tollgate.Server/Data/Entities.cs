@@ -255,6 +255,18 @@ public sealed class Admin
 
     /// <summary>When the admin was created (UTC).</summary>
     public DateTime CreatedAt { get; set; }
+
+    /// <summary>The TOTP secret (RFC 6238, Base32), set up or in use; null without two-factor sign-in.</summary>
+    public string? TotpSecret { get; set; }
+
+    /// <summary>Whether login asks for a TOTP code (set once a code from the secret was confirmed).</summary>
+    public bool TotpEnabled { get; set; }
+
+    /// <summary>The time step of the last accepted code: a code of that step or earlier is refused (no replay).</summary>
+    public long? TotpLastStep { get; set; }
+
+    /// <summary>SHA-256 (hex) of each unused recovery code, separated by spaces.</summary>
+    public string? RecoveryCodeHashes { get; set; }
 }
 
 /// <summary>

@@ -189,6 +189,8 @@ internal sealed class AdminConfiguration : IEntityTypeConfiguration<Admin>
     {
         b.ToTable("admins");
         b.Property(a => a.Username).HasMaxLength(100);
+        b.Property(a => a.TotpSecret).HasMaxLength(64);
+        b.Property(a => a.RecoveryCodeHashes).HasMaxLength(1000);
         b.HasIndex(a => a.Username).IsUnique();
         b.HasOne<Tenant>().WithMany().HasForeignKey(a => a.TenantId).OnDelete(DeleteBehavior.Cascade);
     }

@@ -28,6 +28,7 @@ public sealed class RouteByRoleTests
         ["GET /login"] = new("/login", null, [200, 200, 200, 200, 200]),
         ["GET /plans"] = new("/plans", null, [302, 200, 200, 200, 200]),
         ["GET /audit"] = new("/audit", null, [302, 200, 200, 200, 200]),
+        ["GET /account"] = new("/account", null, [302, 200, 200, 200, 200]),
         ["GET /tenants/{id:long}"] = new("/tenants/{tenant}", null, [302, 200, 200, 200, 200]),
         ["GET /setup"] = new("/setup", null, [302, 302, 302, 302, 200]),
         ["GET /admins"] = new("/admins", null, [302, 302, 302, 302, 200]),
@@ -35,6 +36,9 @@ public sealed class RouteByRoleTests
         ["POST /api/auth/login"] = new("/api/auth/login", """{"username":"{unique}","password":"wrong"}""", [401, 401, 401, 401, 401]),
         ["GET /api/auth/me"] = new("/api/auth/me", null, [401, 200, 200, 200, 200]),
         ["POST /api/auth/logout"] = new("/api/auth/logout", "", [204, 204, 204, 204, 204], EndsSession: true),
+        ["POST /api/auth/totp/setup"] = new("/api/auth/totp/setup", "{}", [401, 200, 200, 200, 200]),
+        ["POST /api/auth/totp/enable"] = new("/api/auth/totp/enable", """{"code":"not-a-code"}""", [401, 400, 400, 400, 400]),
+        ["POST /api/auth/totp/disable"] = new("/api/auth/totp/disable", """{"password":"not-the-password"}""", [401, 400, 400, 400, 400]),
         ["POST /api/auth/password"] = new("/api/auth/password", """{"currentPassword":"not-the-password","newPassword":"another-long-password"}""", [401, 400, 400, 400, 400]),
 
         ["GET /api/dashboard-data"] = new("/api/dashboard-data", null, [401, 200, 200, 200, 200]),

@@ -1,4 +1,4 @@
-// Admins: a super admin creates tenant admins, viewers and other super admins; everyone may change their own password.
+// Admins: a super admin creates tenant admins, viewers and other super admins (own password and two-factor: /account).
 import { api, el, $, confirmDialog, describeProblem, flash } from './api.js';
 import { initShell } from './shell.js';
 
@@ -52,18 +52,6 @@ $('#admin-form').addEventListener('submit', async (event) => {
     await load();
   } catch (e) {
     flash($('#status'), describeProblem(e.problem) || e.message, 'bad');
-  }
-});
-
-$('#password-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const f = event.target.elements;
-  try {
-    await api('/api/auth/password', { method: 'POST', body: { currentPassword: f.currentPassword.value, newPassword: f.newPassword.value } });
-    event.target.reset();
-    flash($('#password-status'), 'Password changed; your other sessions have ended.');
-  } catch (e) {
-    flash($('#password-status'), describeProblem(e.problem) || e.message, 'bad');
   }
 });
 

@@ -16,11 +16,20 @@ form.addEventListener('submit', async (event) => {
   const button = form.querySelector('button[type="submit"]');
   button.disabled = true;
   try {
-    await api('/api/auth/login', { method: 'POST', body: { username, password } });
+    const code = form.elements.code.value.trim() || null;
+    await api('/api/auth/login', { method: 'POST', body: { username, password, code } });
     // Only a path on this site: never an open redirect to another host.
     location.assign(safeReturnPath(new URLSearchParams(location.search).get('ReturnUrl')));
   } catch (e) {
-    error.textContent = e.status === 401 ? 'Wrong user name or password.' : describeProblem(e.problem) || e.message;
+    if (e.problem?.twoFactorRequired) {
+      // The password was right: ask for the authenticator's code (or a recovery code) and try again.
+      $('#code-field').hidden = false;
+      error.textContent = 'Enter the code from your authenticator app, or a recovery code.';
+      form.elements.code.focus();
+      button.disabled = false;
+      return;
+    }
+    error.textContent = e.status === 401 ? 'Wrong user name, password or code.' : describeProblem(e.problem) || e.message;
     form.elements.password.select();
     button.disabled = false;
   }

@@ -11,7 +11,7 @@ using Tollgate.Data;
 namespace Tollgate.Data.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteTollgateDbContext))]
-    [Migration("20261130141942_AdminSecurity")]
+    [Migration("20261130154642_AdminSecurity")]
     partial class AdminSecurity
     {
         /// <inheritdoc />
@@ -36,6 +36,11 @@ namespace Tollgate.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("password_hash");
 
+                    b.Property<string>("RecoveryCodeHashes")
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("recovery_code_hashes");
+
                     b.Property<string>("Role")
                         .IsRequired()
                         .HasMaxLength(16)
@@ -45,6 +50,19 @@ namespace Tollgate.Data.Migrations.Sqlite
                     b.Property<long?>("TenantId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("tenant_id");
+
+                    b.Property<bool>("TotpEnabled")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("totp_enabled");
+
+                    b.Property<long?>("TotpLastStep")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("totp_last_step");
+
+                    b.Property<string>("TotpSecret")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("totp_secret");
 
                     b.Property<string>("Username")
                         .IsRequired()

@@ -11,6 +11,33 @@ namespace Tollgate.Data.Migrations.MySql
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AddColumn<string>(
+                name: "recovery_code_hashes",
+                table: "admins",
+                type: "varchar(1000)",
+                maxLength: 1000,
+                nullable: true);
+
+            migrationBuilder.AddColumn<bool>(
+                name: "totp_enabled",
+                table: "admins",
+                type: "tinyint(1)",
+                nullable: false,
+                defaultValue: false);
+
+            migrationBuilder.AddColumn<long>(
+                name: "totp_last_step",
+                table: "admins",
+                type: "bigint",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "totp_secret",
+                table: "admins",
+                type: "varchar(64)",
+                maxLength: 64,
+                nullable: true);
+
             migrationBuilder.CreateTable(
                 name: "admin_sessions",
                 columns: table => new
@@ -59,6 +86,22 @@ namespace Tollgate.Data.Migrations.MySql
             migrationBuilder.DropIndex(
                 name: "ix_audit_log_target_timestamp",
                 table: "audit_log");
+
+            migrationBuilder.DropColumn(
+                name: "recovery_code_hashes",
+                table: "admins");
+
+            migrationBuilder.DropColumn(
+                name: "totp_enabled",
+                table: "admins");
+
+            migrationBuilder.DropColumn(
+                name: "totp_last_step",
+                table: "admins");
+
+            migrationBuilder.DropColumn(
+                name: "totp_secret",
+                table: "admins");
         }
     }
 }
