@@ -32,6 +32,7 @@ public sealed class RouteByRoleTests
         ["GET /tenants/{id:long}"] = new("/tenants/{tenant}", null, [302, 200, 200, 200, 200]),
         ["GET /setup"] = new("/setup", null, [302, 302, 302, 302, 200]),
         ["GET /admins"] = new("/admins", null, [302, 302, 302, 302, 200]),
+        ["GET /routes"] = new("/routes", null, [302, 302, 302, 302, 200]),
 
         ["POST /api/auth/login"] = new("/api/auth/login", """{"username":"{unique}","password":"wrong"}""", [401, 401, 401, 401, 401]),
         ["GET /api/auth/me"] = new("/api/auth/me", null, [401, 200, 200, 200, 200]),
@@ -73,6 +74,13 @@ public sealed class RouteByRoleTests
         ["GET /api/admin/admins/{id:long}"] = new("/api/admin/admins/{admin}", null, [401, 403, 403, 403, 200]),
         ["PATCH /api/admin/admins/{id:long}"] = new("/api/admin/admins/{admin}", """{"tenantId":{tenant}}""", [401, 403, 403, 403, 200]),
         ["DELETE /api/admin/admins/{id:long}"] = new("/api/admin/admins/{admin}", null, [401, 403, 403, 403, 204]),
+
+        // Gateway routes are SuperAdmin's; a route id that does not exist is 404 for it, refused before for the others.
+        ["GET /api/admin/routes"] = new("/api/admin/routes", null, [401, 403, 403, 403, 200]),
+        ["POST /api/admin/routes"] = new("/api/admin/routes", """{"path":"/rbr-{unique}/{**rest}","upstream":"http://127.0.0.1:9/","metered":true,"cost":1}""", [401, 403, 403, 403, 201]),
+        ["GET /api/admin/routes/{id:long}"] = new("/api/admin/routes/999999999", null, [401, 403, 403, 403, 404]),
+        ["PATCH /api/admin/routes/{id:long}"] = new("/api/admin/routes/999999999", """{"cost":2}""", [401, 403, 403, 403, 404]),
+        ["DELETE /api/admin/routes/{id:long}"] = new("/api/admin/routes/999999999", null, [401, 403, 403, 403, 404]),
     };
 
     private static readonly string[] RoleNames = ["none", "Viewer", "TenantAdmin of another tenant", "TenantAdmin", "SuperAdmin"];
