@@ -157,6 +157,43 @@ public sealed partial class TelemetryTests(Xunit.Abstractions.ITestOutputHelper 
     }
 
     [Fact]
+    public async Task Traces_OfAGatewayRequest_HaveTheUpstreamCallBeneath_AndTheUpstreamGetsItsTraceparent()
+    {
+        await using var upstream = await Tollgate.Tests.Gateway.AspNetUpstream.StartAsync();
+        var spans = _spans;
+        await using var app = new TollgateApp(
+            settings: new Dictionary<string, string?>
+            {
+                ["ReverseProxy:Routes:shop:ClusterId"] = "shop",
+                ["ReverseProxy:Routes:shop:Match:Path"] = "/shop/{**rest}",
+                ["ReverseProxy:Clusters:shop:Destinations:main:Address"] = upstream.Address,
+            },
+            configureServices: services => services.AddOpenTelemetry().WithTracing(t => t.AddTollgateInstrumentation().AddInMemoryExporter(spans)));
+        var tenant = await app.CreateTenantAsync(1000);
+        using var client = app.TenantClient(tenant.ApiKey);
+        using var response = await client.GetAsync("/shop/orders/1");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var traceparent = (await response.ReadJsonAsync()).GetProperty("headers").GetProperty("traceparent").GetString()!;
+
+        app.Services.GetRequiredService<TracerProvider>().ForceFlush();
+        List<Activity> all;
+        lock (spans)
+        {
+            all = [.. spans];
+        }
+
+        var server = Assert.Single(all, s => s.Kind == ActivityKind.Server && s.GetTagItem("http.route") as string == "/shop/{**rest}");
+        Assert.Equal("admitted", server.GetTagItem("tollgate.decision"));
+        var call = Assert.Single(all, s => s.Kind == ActivityKind.Client && s.TraceId == server.TraceId);
+        // W3C traceparent: 00-<trace id>-<parent span id>-<flags>; the upstream's parent is Tollgate's upstream call.
+        var parts = traceparent.Split('-');
+        Assert.Equal(server.TraceId.ToHexString(), parts[1]);
+        Assert.Equal(call.SpanId.ToHexString(), parts[2]);
+        var parent = all.Single(s => s.SpanId == call.ParentSpanId);
+        Assert.True(parent == server || parent.ParentSpanId == server.SpanId, "the upstream call hangs under the request's span");
+    }
+
+    [Fact]
     public async Task Tracing_WithoutAnOtlpEndpoint_IsNotSetUp_SoNoSpanIsMade()
     {
         await using var app = new TollgateApp();
