@@ -25,6 +25,11 @@ internal sealed class AdminSessionStore(IServiceScopeFactory scopes, TimeProvide
     // LastSeenAt drives the idle timeout; writing it on every admin request would turn each read into a write.
     private static readonly TimeSpan TouchInterval = TimeSpan.FromMinutes(1);
 
+    // The sessions this instance validated last, by key hash: while the database is away (the outage the dashboard's
+    // banner is about) an admin who was signed in stays signed in until the session's own end. Nobody can log out or
+    // change a role meanwhile either: those are database writes too.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (byte[] Ticket, DateTime EndsAt)> _validated = new();
+
     public async Task<string> StoreAsync(AuthenticationTicket ticket)
     {
         ArgumentNullException.ThrowIfNull(ticket);
@@ -51,6 +56,9 @@ internal sealed class AdminSessionStore(IServiceScopeFactory scopes, TimeProvide
             ExpiresAt = now + options.Value.AbsoluteLifetime,
         });
         await db.SaveChangesAsync();
+        var idleEnd = now + options.Value.IdleTimeout;
+        var absoluteEnd = now + options.Value.AbsoluteLifetime;
+        _validated[Convert.ToHexString(hash)] = (TicketSerializer.Default.Serialize(ticket), idleEnd < absoluteEnd ? idleEnd : absoluteEnd);
         return key;
     }
 
@@ -69,32 +77,60 @@ internal sealed class AdminSessionStore(IServiceScopeFactory scopes, TimeProvide
     public async Task<AuthenticationTicket?> RetrieveAsync(string key)
     {
         var hash = Hash(key);
+        var hex = Convert.ToHexString(hash);
         var now = time.GetUtcNow().UtcDateTime;
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
-        var session = await db.AdminSessions.AsNoTracking().FirstOrDefaultAsync(s => s.KeyHash == hash);
+        AdminSession? session;
+        try
+        {
+            session = await db.AdminSessions.AsNoTracking().FirstOrDefaultAsync(s => s.KeyHash == hash);
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or TimeoutException)
+        {
+            // The database is away: the session as this instance last saw it, if it has not ended by its own clock.
+            return _validated.TryGetValue(hex, out var known) && known.EndsAt > now ? TicketSerializer.Default.Deserialize(known.Ticket) : null;
+        }
+
         if (session is null)
         {
+            _validated.TryRemove(hex, out _);
             return null;
         }
 
         if (session.ExpiresAt <= now || session.LastSeenAt + options.Value.IdleTimeout <= now)
         {
+            _validated.TryRemove(hex, out _);
             await db.AdminSessions.Where(s => s.KeyHash == hash).ExecuteDeleteAsync();
             return null;
         }
 
         if (now - session.LastSeenAt >= TouchInterval)
         {
-            await db.AdminSessions.Where(s => s.KeyHash == hash).ExecuteUpdateAsync(u => u.SetProperty(s => s.LastSeenAt, now));
+            try
+            {
+                await db.AdminSessions.Where(s => s.KeyHash == hash).ExecuteUpdateAsync(u => u.SetProperty(s => s.LastSeenAt, now));
+            }
+            catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or TimeoutException)
+            {
+                // A full disk or a read-only database still lets the admin read: the touch is bookkeeping.
+            }
         }
 
+        if (_validated.Count > 10_000)
+        {
+            _validated.Clear(); // Bounded: only a cache for outages.
+        }
+
+        var endsAt = session.ExpiresAt < session.LastSeenAt + options.Value.IdleTimeout ? session.ExpiresAt : session.LastSeenAt + options.Value.IdleTimeout;
+        _validated[hex] = (session.Ticket, endsAt);
         return TicketSerializer.Default.Deserialize(session.Ticket);
     }
 
     public async Task RemoveAsync(string key)
     {
         var hash = Hash(key);
+        _validated.TryRemove(Convert.ToHexString(hash), out _);
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
         await db.AdminSessions.Where(s => s.KeyHash == hash).ExecuteDeleteAsync();
