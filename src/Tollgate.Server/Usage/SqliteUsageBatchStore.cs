@@ -174,7 +174,14 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
             return (_connection, _statements);
         }
 
-        var connection = new SqliteConnection(SqliteConnectionTuning.Tune(database.ConnectionString));
+        // Not pooled: the writer keeps this one connection open for its whole life, so a pool buys nothing, and a
+        // connection whose write failed (a full disk) must really close, which rolls back whatever transaction it still
+        // holds. Returned to a pool it kept the write lock, and every later BEGIN IMMEDIATE (the spool's replay) waited
+        // the busy timeout, again and again (StorageOutageTests, SQLite on a full volume: stuck for 150 s and more).
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder(SqliteConnectionTuning.Tune(database.ConnectionString))
+        {
+            Pooling = false,
+        }.ToString());
         await connection.OpenAsync(ct);
         await using (var pragma = connection.CreateCommand())
         {
