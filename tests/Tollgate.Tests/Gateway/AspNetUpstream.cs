@@ -91,7 +91,13 @@ public sealed class AspNetUpstream : IAsyncDisposable
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
                 return;
             case "sleep":
-                await Task.Delay(int.Parse(request.Query["ms"].ToString(), System.Globalization.CultureInfo.InvariantCulture), context.RequestAborted);
+                // Task.Delay's timer ticks in whole milliseconds and can fire up to one early by the
+                // Stopwatch the gateway measures with (CI saw 118.6 ms for 120), so wait on the Stopwatch.
+                var wait = TimeSpan.FromMilliseconds(int.Parse(request.Query["ms"].ToString(), System.Globalization.CultureInfo.InvariantCulture));
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                TimeSpan left;
+                while ((left = wait - System.Diagnostics.Stopwatch.GetElapsedTime(started)) > TimeSpan.Zero)
+                    await Task.Delay(left + TimeSpan.FromMilliseconds(1), context.RequestAborted);
                 await Results.Text("slept").ExecuteAsync(context);
                 return;
             default:

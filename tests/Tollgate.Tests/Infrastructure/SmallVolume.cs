@@ -3,11 +3,12 @@ using System.Diagnostics;
 namespace Tollgate.Tests.Infrastructure;
 
 /// <summary>
-/// A 32 MB tmpfs mounted for one test, to fill up for real: <see cref="Fill"/> writes a file until the volume says
-/// ENOSPC, <see cref="Free"/> deletes it. 32 MB is less than the WAL the usage writer lets grow before a checkpoint
-/// (10,000 pages, 40 MB): the WAL never starts over inside space it already has, so once the volume is full the next
-/// write fails (with 64 MB it sometimes went on for seconds in the WAL's own space). Mounting needs root, which the tests have in CI (<c>.ci/run</c>); elsewhere
-/// the test fails and says so. Unmounted (lazily, so an open file cannot block it) and deleted on dispose.
+/// A 256 MB tmpfs mounted for one test, to fill up for real: <see cref="Fill"/> writes a file until the volume says
+/// ENOSPC, <see cref="Free"/> deletes it. Large enough that what a test writes before the fill never fills it by itself
+/// (CI's faster machine wrote 253,000 rows, a 33 MB WAL, in the 3 s before the fill, and filled a 32 MB volume with the
+/// WAL alone: the filler got nothing, freeing it freed nothing, and the replay never found room). Mounting needs root,
+/// which the tests have in CI (<c>.ci/run</c>); elsewhere the test fails and says so. Unmounted (lazily, so an open file
+/// cannot block it) and deleted on dispose.
 /// </summary>
 public sealed class SmallVolume : IDisposable
 {
@@ -28,12 +29,23 @@ public sealed class SmallVolume : IDisposable
 
         var path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "tollgate-volume-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(path);
-        Run("mount", "-t", "tmpfs", "-o", "size=32m,mode=0777", "tollgate-test", path);
+        Run("mount", "-t", "tmpfs", "-o", "size=256m,mode=0777", "tollgate-test", path);
         return new SmallVolume(path);
     }
 
-    /// <summary>Writes a file until the volume is full.</summary>
+    /// <summary>Writes a file until the volume is full; fails when the filler got less than half the volume.</summary>
     public void Fill()
+    {
+        FillCore();
+        // The test's premise: the volume is full because of the filler, so that freeing it gives room back.
+        var filled = new FileInfo(Filler).Length;
+        if (filled < 128L * 1024 * 1024)
+        {
+            throw new InvalidOperationException($"The filler got only {filled:N0} bytes: the test wrote too much before the fill.");
+        }
+    }
+
+    private void FillCore()
     {
         var chunk = new byte[256 * 1024];
         using var file = new FileStream(Filler, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0);
