@@ -1,21 +1,12 @@
 using Tollgate.Admin;
-using Tollgate.Data;
 using Tollgate.Gateway;
-using Tollgate.Keys;
-using Tollgate.Limits;
 using Tollgate.Metering;
 using Tollgate.Operations;
-using Tollgate.Redis;
 using Tollgate.TenantApi;
-using Tollgate.Usage;
 
 var builder = WebApplication.CreateBuilder(args);
 
-builder.Services.AddTollgateData(builder.Configuration);
-builder.Services.AddTollgateKeys();
-builder.Services.AddTollgateLimits();
-builder.Services.AddTollgateUsage();
-builder.Services.AddTollgateRedis(builder.Configuration);
+builder.Services.AddTollgate(builder.Configuration);
 builder.Services.AddTollgateAdmin();
 builder.Services.AddTollgateOperations();
 builder.Services.AddTollgateTelemetry(builder.Configuration);

@@ -82,7 +82,7 @@ public sealed class DemoData(
                     await db.SaveChangesAsync(cancellationToken);
                     key = whole;
                     keyId = entity.Id;
-                    await changes.KeyCreatedAsync(Keys.KeyHash.FromBytes(entity.Hash), cancellationToken);
+                    await changes.KeyCreatedAsync(KeyHash.FromBytes(entity.Hash), cancellationToken);
                 }
 
                 AuditTrail.Add(db, time, actor, "setup.demo", $"tenant/{tenant.Id}", tenant.Id, new { created, keyCreated = createKeys, historyDays });

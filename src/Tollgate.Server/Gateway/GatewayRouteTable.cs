@@ -14,7 +14,7 @@ namespace Tollgate.Gateway;
 /// without a restart; the change feed makes every instance reload within milliseconds of an admin change.
 /// </summary>
 internal sealed partial class GatewayRouteTable(IServiceScopeFactory scopes, ILogger<GatewayRouteTable> logger)
-    : IProxyConfigProvider, IGatewayRoutes, IDisposable
+    : IProxyConfigProvider, Changes.IRoutesChangedHandler, IDisposable
 {
     /// <summary>Route metadata key: <c>false</c> forwards without a key and counts nothing (YARP routes from configuration may set it too).</summary>
     public const string MeteredKey = "Tollgate.Metered";
@@ -36,6 +36,9 @@ internal sealed partial class GatewayRouteTable(IServiceScopeFactory scopes, ILo
     public IProxyConfig GetConfig() => Volatile.Read(ref _current);
 
     /// <inheritdoc />
+    public Task RoutesChangedAsync(CancellationToken cancellationToken = default) => ReloadAsync(cancellationToken);
+
+    /// <summary>Reads the stored routes and gives the proxy the new set.</summary>
     public async Task ReloadAsync(CancellationToken cancellationToken = default)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -124,11 +127,4 @@ internal sealed partial class GatewayRouteTable(IServiceScopeFactory scopes, ILo
 
         public void Dispose() => _changed.Dispose();
     }
-}
-
-/// <summary>The stored gateway routes as the change feed sees them: something to reload.</summary>
-public interface IGatewayRoutes
-{
-    /// <summary>Reads the stored routes and gives the proxy the new set.</summary>
-    Task ReloadAsync(CancellationToken cancellationToken = default);
 }

@@ -21,7 +21,7 @@ public static class GatewayServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddSingleton<GatewayRouteTable>();
         services.AddSingleton<IProxyConfigProvider>(sp => sp.GetRequiredService<GatewayRouteTable>());
-        services.AddSingleton<IGatewayRoutes>(sp => sp.GetRequiredService<GatewayRouteTable>());
+        services.AddSingleton<Changes.IRoutesChangedHandler>(sp => sp.GetRequiredService<GatewayRouteTable>());
         services.AddSingleton<Data.IStartupSeeder, GatewayRouteLoader>();
         services.AddReverseProxy()
             .LoadFromConfig(configuration.GetSection("ReverseProxy"))

@@ -28,7 +28,7 @@ public static class OperationsExtensions
             tags: [ReadyTag],
             timeout: StorageHealthCheck.Timeout + TimeSpan.FromMilliseconds(100)));
         services.AddOpenApi();
-        services.TryAddSingleton<TollgateMetrics>();
+        services.TryAddSingleton<Usage.UsageMetrics>();
         services.ConfigureHttpJsonOptions(o =>
             o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         return services;

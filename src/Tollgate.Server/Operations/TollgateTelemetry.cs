@@ -18,7 +18,7 @@ public static class TollgateTelemetry
     public const string ServiceName = "tollgate";
 
     /// <summary>Tollgate's meters, one per feature.</summary>
-    public static readonly string[] Meters = [TollgateMetrics.MeterName, Metering.MeteringMetrics.MeterName, Limits.LimitMetrics.MeterName];
+    public static readonly string[] Meters = [Usage.UsageMetrics.MeterName, Metering.MeteringMetrics.MeterName, Limits.LimitMetrics.MeterName];
 
     /// <summary>Tollgate's activity sources, one per feature.</summary>
     public static readonly string[] ActivitySources = [Limits.LimitMetrics.ActivitySourceName, Usage.UsageTracing.ActivitySourceName];
@@ -41,8 +41,8 @@ public static class TollgateTelemetry
     public static IServiceCollection AddTollgateTelemetry(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.Section).ValidateOnStart();
-        var options = configuration.GetSection(TelemetryOptions.Section).Get<TelemetryOptions>() ?? new TelemetryOptions();
+        services.AddOptions<Metering.TelemetryOptions>().BindConfiguration(Metering.TelemetryOptions.Section).ValidateOnStart();
+        var options = configuration.GetSection(Metering.TelemetryOptions.Section).Get<Metering.TelemetryOptions>() ?? new Metering.TelemetryOptions();
         var telemetry = services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(ServiceName, serviceVersion: Version, serviceInstanceId: InstanceId))
             .WithMetrics(metrics =>

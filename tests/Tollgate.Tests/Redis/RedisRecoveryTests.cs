@@ -96,7 +96,10 @@ public sealed class RedisRecoveryTests(Xunit.Abstractions.ITestOutputHelper outp
         }
 
         Assert.Equal(70, admitted);
-        Assert.False(cluster.B.Services.GetRequiredService<Tollgate.Limits.RedisLimitStore>().Degraded);
+        // Back to shared limits once the catch-up, which runs in the background, is through (it waited for a loaded
+        // machine's CPU in CI now and then).
+        var store = cluster.B.Services.GetRequiredService<Tollgate.Redis.RedisLimitStore>();
+        Assert.Equal(0, await WaitForAsync(0, () => Task.FromResult(store.Degraded ? 1L : 0L)));
     }
 
     /// <summary>

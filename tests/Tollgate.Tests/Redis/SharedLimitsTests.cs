@@ -283,7 +283,7 @@ public sealed class SharedLimitsTests(Xunit.Abstractions.ITestOutputHelper outpu
         foreach (var app in new[] { cluster.A, cluster.B })
         {
             using var client = app.TenantClient(tenant.ApiKey);
-            var store = app.Services.GetRequiredService<Tollgate.Limits.RedisLimitStore>();
+            var store = app.Services.GetRequiredService<Tollgate.Redis.RedisLimitStore>();
             do
             {
                 Assert.True(DateTime.UtcNow < deadline, "an instance did not catch up with Redis within 30 s");

@@ -1,0 +1,90 @@
+using Tollgate.Keys;
+using Tollgate.Limits;
+using Tollgate.Usage;
+
+namespace Tollgate.Changes;
+
+/// <summary>
+/// How admin changes reach the request path of every instance: the admin side says what changed, and each
+/// instance drops or reloads what it holds in memory. In process the change applies at once; with Redis it is
+/// also published to the other instances.
+/// </summary>
+public interface IChangeFeed
+{
+    /// <summary>A tenant or plan changed: reload the tenant directory.</summary>
+    Task TenantsChangedAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>A key was revoked: forget it, so its next use is checked against the database.</summary>
+    Task KeyRevokedAsync(KeyHash hash, CancellationToken cancellationToken = default);
+
+    /// <summary>A key was made: add it to the key index, so its first use is not taken for a made-up key.</summary>
+    Task KeyCreatedAsync(KeyHash hash, CancellationToken cancellationToken = default);
+
+    /// <summary>A tenant was deleted: reload the directory and forget its keys, counts and live figures.</summary>
+    Task TenantRemovedAsync(long tenantId, CancellationToken cancellationToken = default);
+
+    /// <summary>A tenant's stored usage changed outside the request path (demo history): reload its counts.</summary>
+    Task UsageRewrittenAsync(long tenantId, CancellationToken cancellationToken = default);
+
+    /// <summary>A gateway route was added, changed or removed: reload the routes YARP serves.</summary>
+    Task RoutesChangedAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>Applies changes to this instance's memory.</summary>
+public sealed class LocalChangeFeed(
+    TenantDirectory directory,
+    IApiKeyStore keys,
+    ILimitStore limits,
+    LiveUsageTracker live,
+    KeyIndex index,
+    IEnumerable<IRoutesChangedHandler> routes) : IChangeFeed
+{
+    /// <inheritdoc />
+    public Task KeyCreatedAsync(KeyHash hash, CancellationToken cancellationToken = default)
+    {
+        index.Add(hash);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task TenantsChangedAsync(CancellationToken cancellationToken = default) => directory.ReloadAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public Task KeyRevokedAsync(KeyHash hash, CancellationToken cancellationToken = default)
+    {
+        keys.Evict(hash);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task TenantRemovedAsync(long tenantId, CancellationToken cancellationToken = default)
+    {
+        await directory.ReloadAsync(cancellationToken);
+        keys.EvictTenant(tenantId);
+        limits.Forget(tenantId);
+        live.Forget(tenantId);
+    }
+
+    /// <inheritdoc />
+    public Task UsageRewrittenAsync(long tenantId, CancellationToken cancellationToken = default)
+    {
+        limits.Forget(tenantId);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task RoutesChangedAsync(CancellationToken cancellationToken = default)
+    {
+        foreach (var handler in routes)
+        {
+            await handler.RoutesChangedAsync(cancellationToken);
+        }
+    }
+}
+
+/// <summary>Reloads what serves routes when they change (the gateway's route table); the engine knows no gateway.</summary>
+public interface IRoutesChangedHandler
+{
+    /// <summary>Reads the stored routes again.</summary>
+    Task RoutesChangedAsync(CancellationToken cancellationToken = default);
+}

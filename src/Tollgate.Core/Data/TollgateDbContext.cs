@@ -1,0 +1,231 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Tollgate.Usage;
+
+namespace Tollgate.Data;
+
+/// <summary>
+/// Tollgate's schema. Each storage package (<c>Tollgate.Storage.Sqlite</c>, <c>.Postgres</c>, <c>.MySql</c>) derives its
+/// own context type, with its migrations beside it.
+/// </summary>
+public abstract class TollgateDbContext : DbContext
+{
+    /// <summary>Creates the context with provider-specific options.</summary>
+    protected TollgateDbContext(DbContextOptions options)
+        : base(options)
+    {
+    }
+
+    /// <summary>Plans.</summary>
+    public DbSet<Plan> Plans => Set<Plan>();
+
+    /// <summary>Tenants.</summary>
+    public DbSet<Tenant> Tenants => Set<Tenant>();
+
+    /// <summary>API keys.</summary>
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+
+    /// <summary>Tenants' end users.</summary>
+    public DbSet<User> Users => Set<User>();
+
+    /// <summary>Raw request log.</summary>
+    public DbSet<UsageLog> UsageLogs => Set<UsageLog>();
+
+    /// <summary>Per-minute roll-ups of the request log.</summary>
+    public DbSet<UsageRollup> UsageRollups => Set<UsageRollup>();
+
+    /// <summary>Admitted requests per tenant and quota period.</summary>
+    public DbSet<QuotaCounter> QuotaCounters => Set<QuotaCounter>();
+
+    /// <summary>Each usage writer's last stored batch, for exactly-once replay of the spool.</summary>
+    public DbSet<UsageWriterMark> UsageWriterMarks => Set<UsageWriterMark>();
+
+    /// <summary>Gateway routes added through the admin API.</summary>
+    public DbSet<GatewayRoute> GatewayRoutes => Set<GatewayRoute>();
+
+    /// <summary>Admin accounts.</summary>
+    public DbSet<Admin> Admins => Set<Admin>();
+
+    /// <summary>Server-side admin sessions.</summary>
+    public DbSet<AdminSession> AdminSessions => Set<AdminSession>();
+
+    /// <summary>Audit log of admin changes.</summary>
+    public DbSet<AuditEntry> AuditLog => Set<AuditEntry>();
+
+    /// <summary>Readies the database before the migrations run (SQLite: its folder and WAL mode); nothing by default.</summary>
+    protected internal virtual Task PrepareDatabaseAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Whether <paramref name="exception"/> is this provider's unique or primary key violation.</summary>
+    protected internal abstract bool IsUniqueViolation(Exception exception);
+
+    /// <inheritdoc />
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        ArgumentNullException.ThrowIfNull(configurationBuilder);
+        // Every time is UTC. Providers hand DateTime back as Unspecified; say what it is so JSON carries a 'Z'.
+        configurationBuilder.Properties<DateTime>().HaveConversion<UtcDateTimeConverter>();
+        configurationBuilder.Properties<DateTime?>().HaveConversion<UtcDateTimeConverter>();
+        // Enums are stored by name so operators can read the tables directly.
+        configurationBuilder.Properties<Enum>().HaveConversion<string>().HaveMaxLength(16);
+    }
+
+    /// <inheritdoc />
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        ArgumentNullException.ThrowIfNull(modelBuilder);
+        modelBuilder.ApplyConfigurationsFromAssembly(typeof(TollgateDbContext).Assembly);
+    }
+
+    private sealed class UtcDateTimeConverter() : ValueConverter<DateTime, DateTime>(
+        v => v.Kind == DateTimeKind.Utc ? v : v.ToUniversalTime(),
+        v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
+}
+
+internal sealed class PlanConfiguration : IEntityTypeConfiguration<Plan>
+{
+    public void Configure(EntityTypeBuilder<Plan> b)
+    {
+        b.ToTable("plans");
+        b.Property(p => p.Name).HasMaxLength(100);
+        b.HasIndex(p => p.Name).IsUnique();
+    }
+}
+
+internal sealed class TenantConfiguration : IEntityTypeConfiguration<Tenant>
+{
+    public void Configure(EntityTypeBuilder<Tenant> b)
+    {
+        b.ToTable("tenants");
+        b.Property(t => t.Name).HasMaxLength(100);
+        b.HasIndex(t => t.Name).IsUnique();
+        b.HasOne(t => t.Plan).WithMany().HasForeignKey(t => t.PlanId).OnDelete(DeleteBehavior.Restrict);
+    }
+}
+
+internal sealed class ApiKeyConfiguration : IEntityTypeConfiguration<ApiKey>
+{
+    public void Configure(EntityTypeBuilder<ApiKey> b)
+    {
+        b.ToTable("api_keys");
+        b.Property(k => k.Name).HasMaxLength(100);
+        b.Property(k => k.Hash).HasMaxLength(32);
+        b.Property(k => k.Start).HasMaxLength(16);
+        b.HasIndex(k => k.Hash).IsUnique();
+        b.HasIndex(k => k.TenantId);
+        b.HasOne<Tenant>().WithMany().HasForeignKey(k => k.TenantId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
+
+internal sealed class UserConfiguration : IEntityTypeConfiguration<User>
+{
+    public void Configure(EntityTypeBuilder<User> b)
+    {
+        b.ToTable("users");
+        b.Property(u => u.Username).HasMaxLength(User.MaxUsernameLength);
+        b.HasIndex(u => new { u.TenantId, u.Username }).IsUnique();
+        b.HasOne<Tenant>().WithMany().HasForeignKey(u => u.TenantId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
+
+internal sealed class UsageLogConfiguration : IEntityTypeConfiguration<UsageLog>
+{
+    public void Configure(EntityTypeBuilder<UsageLog> b)
+    {
+        // No foreign keys: the writer appends millions of rows and must not pay for checks, and the log
+        // outlives deleted keys and tenants for the audit trail.
+        b.ToTable("usage_logs");
+        b.Property(l => l.Method).HasMaxLength(8);
+        b.Property(l => l.Endpoint).HasMaxLength(200);
+        // Newest-first paging per tenant (the request log) is the one read path.
+        b.HasIndex(l => new { l.TenantId, l.Timestamp });
+    }
+}
+
+internal sealed class UsageRollupConfiguration : IEntityTypeConfiguration<UsageRollup>
+{
+    public void Configure(EntityTypeBuilder<UsageRollup> b)
+    {
+        b.ToTable("usage_rollups");
+        b.HasKey(r => new { r.TenantId, r.BucketStart, r.Method, r.Endpoint, r.StatusCode, r.Outcome });
+        b.Property(r => r.Method).HasMaxLength(8);
+        b.Property(r => r.Endpoint).HasMaxLength(200);
+        b.HasIndex(r => r.BucketStart);
+        foreach (var column in LatencyHistogram.ColumnNames)
+        {
+            b.Property<long>(column).HasColumnName(column).HasDefaultValue(0L);
+        }
+    }
+}
+
+internal sealed class GatewayRouteConfiguration : IEntityTypeConfiguration<GatewayRoute>
+{
+    public void Configure(EntityTypeBuilder<GatewayRoute> b)
+    {
+        b.ToTable("gateway_routes");
+        b.Property(r => r.Path).HasMaxLength(GatewayRoute.MaxPathLength);
+        b.Property(r => r.Upstream).HasMaxLength(GatewayRoute.MaxUpstreamLength);
+        b.HasIndex(r => r.Path).IsUnique();
+    }
+}
+
+internal sealed class QuotaCounterConfiguration : IEntityTypeConfiguration<QuotaCounter>
+{
+    public void Configure(EntityTypeBuilder<QuotaCounter> b)
+    {
+        b.ToTable("quota_counters");
+        b.HasKey(c => new { c.TenantId, c.Period, c.PeriodStart });
+    }
+}
+
+internal sealed class UsageWriterMarkConfiguration : IEntityTypeConfiguration<UsageWriterMark>
+{
+    public void Configure(EntityTypeBuilder<UsageWriterMark> b)
+    {
+        b.ToTable("usage_writer_marks");
+        b.HasKey(m => m.WriterId);
+        // A GUID's "N" form; fixed length keeps MySQL's key short.
+        b.Property(m => m.WriterId).HasMaxLength(32);
+    }
+}
+
+internal sealed class AdminConfiguration : IEntityTypeConfiguration<Admin>
+{
+    public void Configure(EntityTypeBuilder<Admin> b)
+    {
+        b.ToTable("admins");
+        b.Property(a => a.Username).HasMaxLength(100);
+        b.Property(a => a.TotpSecret).HasMaxLength(64);
+        b.Property(a => a.RecoveryCodeHashes).HasMaxLength(1000);
+        b.HasIndex(a => a.Username).IsUnique();
+        b.HasOne<Tenant>().WithMany().HasForeignKey(a => a.TenantId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
+
+internal sealed class AuditEntryConfiguration : IEntityTypeConfiguration<AuditEntry>
+{
+    public void Configure(EntityTypeBuilder<AuditEntry> b)
+    {
+        b.ToTable("audit_log");
+        b.Property(a => a.Actor).HasMaxLength(100);
+        b.Property(a => a.Action).HasMaxLength(64);
+        b.Property(a => a.Target).HasMaxLength(100);
+        b.HasIndex(a => a.Timestamp);
+        // Login throttling reads a name's recent login.failure/login.success rows before it hashes a password.
+        b.HasIndex(a => new { a.Target, a.Timestamp });
+    }
+}
+
+internal sealed class AdminSessionConfiguration : IEntityTypeConfiguration<AdminSession>
+{
+    public void Configure(EntityTypeBuilder<AdminSession> b)
+    {
+        b.ToTable("admin_sessions");
+        b.HasKey(s => s.KeyHash);
+        b.Property(s => s.KeyHash).HasMaxLength(32);
+        b.HasIndex(s => s.AdminId);
+        b.HasIndex(s => s.ExpiresAt);
+        // Deleting an admin (or its tenant, which deletes tenant admins) ends its sessions in the same statement.
+        b.HasOne<Admin>().WithMany().HasForeignKey(s => s.AdminId).OnDelete(DeleteBehavior.Cascade);
+    }
+}

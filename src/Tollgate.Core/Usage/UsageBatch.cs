@@ -1,0 +1,168 @@
+using Tollgate.Limits;
+
+namespace Tollgate.Usage;
+
+/// <summary>
+/// A batch of events with the aggregates the database needs, computed once in memory so that each
+/// provider's store only writes them: roll-up rows, quota counter increments and keys' last use.
+/// </summary>
+public sealed class UsageBatch
+{
+    private readonly List<UsageEvent> _events;
+    private readonly Dictionary<RollupKey, RollupValues> _rollups = [];
+    private readonly Dictionary<QuotaKey, QuotaIncrement> _quota = [];
+    private readonly List<(QuotaKey Key, long Count)> _shared = [];
+    private readonly Dictionary<long, DateTime> _keysLastUsed = [];
+
+    /// <summary>Creates an empty batch.</summary>
+    public UsageBatch(int capacity = 0) => _events = new List<UsageEvent>(capacity);
+
+    /// <summary>The raw events, in arrival order.</summary>
+    public IReadOnlyList<UsageEvent> Events => _events;
+
+    /// <summary>Roll-up increments by minute bucket.</summary>
+    public IReadOnlyDictionary<RollupKey, RollupValues> Rollups => _rollups;
+
+    /// <summary>Admitted requests by tenant and quota period, and what changes in their unshared part.</summary>
+    public IReadOnlyDictionary<QuotaKey, QuotaIncrement> QuotaIncrements => _quota;
+
+    /// <summary>Latest use of each key in the batch.</summary>
+    public IReadOnlyDictionary<long, DateTime> KeysLastUsed => _keysLastUsed;
+
+    /// <summary>Number of events.</summary>
+    public int Count => _events.Count;
+
+    /// <summary>True when the batch holds nothing to store: no rows and no aggregates.</summary>
+    public bool IsEmpty => _events.Count == 0 && _rollups.Count == 0;
+
+    /// <summary>
+    /// The writer and sequence number of this batch, or null for a batch that is not the usage writer's (demo data).
+    /// A store writes a marked batch only if its writer has not stored that sequence number yet (see
+    /// <see cref="Data.UsageWriterMark"/>), so writing a batch twice stores it once.
+    /// </summary>
+    public UsageBatchMark? Mark { get; set; }
+
+    /// <summary>Set by a store that skipped this batch because its <see cref="Mark"/> was stored already.</summary>
+    public bool AlreadyStored { get; set; }
+
+    /// <summary>Adds an event and folds it into the aggregates.</summary>
+    public void Add(in UsageEvent e)
+    {
+        _events.Add(e);
+        AddWithoutRow(e);
+    }
+
+    /// <summary>
+    /// Folds an event into the aggregates only: its raw row is dropped (storage failed and
+    /// <see cref="StorageFailurePolicy.Admit"/> keeps serving), its roll-up, quota count and key use are kept.
+    /// </summary>
+    public void AddWithoutRow(in UsageEvent e)
+    {
+        var minute = new DateTime(e.Timestamp.Ticks - e.Timestamp.Ticks % TimeSpan.TicksPerMinute, DateTimeKind.Utc);
+        var key = new RollupKey(e.TenantId, minute, e.Method, e.Endpoint, e.StatusCode, e.Outcome);
+        if (!_rollups.TryGetValue(key, out var values))
+        {
+            values = new RollupValues();
+            _rollups[key] = values;
+        }
+
+        values.Count++;
+        values.LatencySumMicros += e.LatencyMicros;
+        values.UpstreamLatencySumMicros += e.UpstreamLatencyMicros;
+        values.Histogram[LatencyHistogram.BucketOf(e.LatencyMicros)]++;
+
+        if (e.Outcome == LimitOutcome.Admitted)
+        {
+            var quotaKey = new QuotaKey(e.TenantId, e.QuotaPeriod, e.QuotaPeriodStart);
+            var increment = _quota.GetValueOrDefault(quotaKey);
+            _quota[quotaKey] = new QuotaIncrement(increment.Used + e.Cost, increment.Unshared + (e.Unshared ? e.Cost : 0));
+        }
+
+        if (!_keysLastUsed.TryGetValue(e.ApiKeyId, out var last) || last < e.Timestamp)
+        {
+            _keysLastUsed[e.ApiKeyId] = e.Timestamp;
+        }
+    }
+
+    /// <summary>
+    /// Records that admissions counted as unshared have since been added to the shared counter (Redis): the
+    /// stored <c>unshared</c> goes down by <paramref name="count"/>, <c>used</c> stays.
+    /// </summary>
+    public void AddShared(QuotaKey key, long count)
+    {
+        var increment = _quota.GetValueOrDefault(key);
+        _quota[key] = increment with { Unshared = increment.Unshared - count };
+        _shared.Add((key, count));
+    }
+
+    /// <summary>Undoes every <see cref="AddShared"/> of this batch and returns them (the write failed: they wait for the next).</summary>
+    public List<(QuotaKey Key, long Count)> TakeBackShared()
+    {
+        var taken = new List<(QuotaKey Key, long Count)>(_shared);
+        foreach (var (key, count) in taken)
+        {
+            var increment = _quota[key];
+            _quota[key] = increment with { Unshared = increment.Unshared + count };
+        }
+
+        _shared.Clear();
+        return taken;
+    }
+
+    /// <summary>Empties the batch for reuse.</summary>
+    public void Clear()
+    {
+        _events.Clear();
+        _rollups.Clear();
+        _quota.Clear();
+        _shared.Clear();
+        _keysLastUsed.Clear();
+        Mark = null;
+        AlreadyStored = false;
+    }
+}
+
+/// <summary>Which writer made a batch, and its place in that writer's sequence.</summary>
+/// <param name="WriterId">The writer (a GUID's "N" form, new per process start).</param>
+/// <param name="Sequence">1, 2, 3, … in the order the writer made its batches; for several spooled batches replayed
+/// as one, the last one's.</param>
+/// <param name="FirstSequence">For several spooled batches replayed as one, the first one's; 0 for a single batch.</param>
+public readonly record struct UsageBatchMark(string WriterId, long Sequence, long FirstSequence = 0)
+{
+    /// <summary>
+    /// The batch is stored already (wholly or in part) when the writer's stored sequence is at least this. Batches
+    /// reach the database in sequence order, so a range is either all new or starts with what is stored.
+    /// </summary>
+    public long From => FirstSequence == 0 ? Sequence : FirstSequence;
+}
+
+/// <summary>The identity of a roll-up row.</summary>
+/// <param name="TenantId">Tenant.</param>
+/// <param name="BucketStart">Start of the minute (UTC).</param>
+/// <param name="Method">HTTP method.</param>
+/// <param name="Endpoint">Route template.</param>
+/// <param name="StatusCode">Status code.</param>
+/// <param name="Outcome">Limit outcome.</param>
+public readonly record struct RollupKey(
+    long TenantId, DateTime BucketStart, string Method, string Endpoint, int StatusCode, LimitOutcome Outcome);
+
+/// <summary>What a batch adds to one roll-up row.</summary>
+public sealed class RollupValues
+{
+    /// <summary>Requests.</summary>
+    public long Count { get; set; }
+
+    /// <summary>Sum of latencies in microseconds.</summary>
+    public long LatencySumMicros { get; set; }
+
+    /// <summary>Sum of the upstream's share of those latencies (gateway routes), in microseconds.</summary>
+    public long UpstreamLatencySumMicros { get; set; }
+
+    /// <summary>Requests per latency bucket (see <see cref="LatencyHistogram"/>).</summary>
+    public long[] Histogram { get; } = new long[LatencyHistogram.BucketCount];
+}
+
+/// <summary>What a batch adds to one quota counter row.</summary>
+/// <param name="Used">Admitted units to add (a request counts its cost).</param>
+/// <param name="Unshared">Change of the unshared part: + admissions made while Redis was away, − those since shared.</param>
+public readonly record struct QuotaIncrement(long Used, long Unshared);

@@ -1,0 +1,50 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Tollgate.Limits;
+
+namespace Tollgate.Usage;
+
+/// <summary>Registers usage recording.</summary>
+public static class UsageServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the queue (as the <see cref="IUsageSink"/>), the live counters, the spool and the background writer. Call
+    /// after AddTollgateLimits: the quota seeds it registered learn to count what waits in the spool.
+    /// </summary>
+    public static IServiceCollection AddTollgateUsage(this IServiceCollection services)
+    {
+        services.AddOptions<UsageOptions>().BindConfiguration(UsageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<UsageQueue>();
+        services.TryAddSingleton<IUsageSink>(sp => sp.GetRequiredService<UsageQueue>());
+        services.TryAddSingleton<Limits.IUnsharedAdmissions>(sp => sp.GetRequiredService<UsageQueue>());
+        services.TryAddSingleton<LiveUsageTracker>();
+        services.TryAddSingleton<ILiveUsageView>(sp => sp.GetRequiredService<LiveUsageTracker>());
+        services.TryAddSingleton<UsageStorageStatus>();
+        services.TryAddSingleton<UsageSpool>();
+        services.AddSingleton<Data.IStartupSeeder, UsageSpoolLoader>();
+        CountSpooledQuota(services);
+        services.AddMetrics();
+        services.TryAddSingleton<UsageMetrics>();
+        services.TryAddSingleton<UsageWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<UsageWriter>());
+        return services;
+    }
+
+    /// <summary>Wraps the registered <see cref="IQuotaSeedSource"/> so that seeds include the spooled counts.</summary>
+    private static void CountSpooledQuota(IServiceCollection services)
+    {
+        var seeds = services.LastOrDefault(d => d.ServiceType == typeof(IQuotaSeedSource));
+        if (seeds is null || seeds.IsKeyedService)
+        {
+            return;
+        }
+
+        services.Remove(seeds);
+        services.AddSingleton<IQuotaSeedSource>(sp => new SpooledQuotaSeedSource(
+            seeds.ImplementationInstance as IQuotaSeedSource
+                ?? seeds.ImplementationFactory?.Invoke(sp) as IQuotaSeedSource
+                ?? (IQuotaSeedSource)ActivatorUtilities.CreateInstance(sp, seeds.ImplementationType!),
+            sp.GetRequiredService<UsageSpool>(),
+            sp.GetRequiredService<TimeProvider>()));
+    }
+}
