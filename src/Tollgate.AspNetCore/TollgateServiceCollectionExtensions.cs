@@ -22,10 +22,23 @@ public static class TollgateServiceCollectionExtensions
     /// <c>Tollgate:Usage</c>, …). The storage provider and Redis come from their own packages; when the configuration
     /// names one the app does not reference, the app fails at start with that package's name.
     /// </summary>
-    public static IServiceCollection AddTollgate(this IServiceCollection services, IConfiguration configuration)
+    /// <param name="services">The app's services.</param>
+    /// <param name="configuration">The app's configuration.</param>
+    /// <param name="configure">Sets what configuration cannot: <see cref="MeteringOptions.OnRejected"/>, <see cref="MeteringOptions.EndpointName"/>.</param>
+    public static IServiceCollection AddTollgate(
+        this IServiceCollection services, IConfiguration configuration, Action<MeteringOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.Section);
+        var metering = services.AddOptions<MeteringOptions>().BindConfiguration(MeteringOptions.Section)
+            .Validate(o => !string.IsNullOrWhiteSpace(o.ApiKeyHeader) && o.ApiKeyHeader.All(c => c > ' ' && c < 127 && c != ':'),
+                "Tollgate:Metering:ApiKeyHeader must be a header name.")
+            .ValidateOnStart();
+        if (configure is not null)
+        {
+            metering.Configure(configure);
+        }
+
         services.AddTollgateData(configuration);
         services.AddTollgateKeys();
         services.AddTollgateLimits();

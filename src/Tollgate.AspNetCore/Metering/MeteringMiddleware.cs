@@ -24,10 +24,15 @@ internal sealed partial class MeteringMiddleware(
     TimeProvider time,
     System.Diagnostics.Metrics.IMeterFactory meters,
     IOptions<TelemetryOptions> telemetry,
+    IOptions<MeteringOptions> meteringOptions,
     ILogger<MeteringMiddleware> logger)
 {
-    /// <summary>The header tenants send their key in.</summary>
-    public const string ApiKeyHeader = "X-API-KEY";
+    /// <summary>The header tenants send their key in unless <see cref="MeteringOptions.ApiKeyHeader"/> names another.</summary>
+    public const string DefaultApiKeyHeader = "X-API-KEY";
+
+    private readonly string _apiKeyHeader = meteringOptions.Value.ApiKeyHeader;
+    private readonly Func<MeteringRejectedContext, CancellationToken, ValueTask>? _onRejected = meteringOptions.Value.OnRejected;
+    private readonly Func<HttpContext, string>? _endpointName = meteringOptions.Value.EndpointName;
 
     private readonly bool _synchronous = usageOptions.Value.Durability == UsageDurability.Synchronous;
     private readonly MeteringMetrics _metrics = new(meters, telemetry.Value);
@@ -43,7 +48,7 @@ internal sealed partial class MeteringMiddleware(
     private async Task MeterAsync(HttpContext context, MeteringMetadata metadata)
     {
         var started = Stopwatch.GetTimestamp();
-        var headerValues = context.Request.Headers[ApiKeyHeader];
+        var headerValues = context.Request.Headers[_apiKeyHeader];
         // Two X-API-KEY headers are ambiguous: refuse rather than guess which one counts.
         var lookup = headerValues.Count > 1
             ? new KeyLookup(KeyLookupResult.Unknown, null)
@@ -51,9 +56,9 @@ internal sealed partial class MeteringMiddleware(
         if (lookup.Caller is not { } caller)
         {
             _metrics.Decided(context, MeteringDecision.Unauthorized);
-            await WriteProblemAsync(context, StatusCodes.Status401Unauthorized, "Unauthorized", lookup.Result switch
+            await RejectAsync(context, MeteringRejection.Unauthorized, null, StatusCodes.Status401Unauthorized, "Unauthorized", lookup.Result switch
             {
-                KeyLookupResult.Missing => $"Send your API key in the {ApiKeyHeader} header.",
+                KeyLookupResult.Missing => $"Send your API key in the {_apiKeyHeader} header.",
                 KeyLookupResult.Revoked => "This API key has been revoked.",
                 KeyLookupResult.Expired => "This API key has expired.",
                 _ => "The API key is not valid.",
@@ -64,7 +69,7 @@ internal sealed partial class MeteringMiddleware(
         if (caller.Tenant.Status == TenantStatus.Suspended)
         {
             _metrics.Decided(context, MeteringDecision.Suspended, caller.Tenant.Id);
-            await WriteProblemAsync(context, StatusCodes.Status403Forbidden, "Forbidden", "This tenant is suspended.");
+            await RejectAsync(context, MeteringRejection.Suspended, caller.Tenant.Id, StatusCodes.Status403Forbidden, "Forbidden", "This tenant is suspended.");
             return;
         }
 
@@ -100,7 +105,7 @@ internal sealed partial class MeteringMiddleware(
             _metrics.Decided(context, MeteringDecision.Unavailable, caller.Tenant.Id);
             Unreserve(reserved);
             context.Response.Headers.RetryAfter = "1";
-            await WriteProblemAsync(context, StatusCodes.Status503ServiceUnavailable, "Service Unavailable", ex.Message);
+            await RejectAsync(context, MeteringRejection.Unavailable, caller.Tenant.Id, StatusCodes.Status503ServiceUnavailable, "Service Unavailable", ex.Message);
             return;
         }
         catch
@@ -136,7 +141,7 @@ internal sealed partial class MeteringMiddleware(
             }
             else
             {
-                await WriteRefusalAsync(context, decision, now);
+                await WriteRefusalAsync(context, decision, now, caller.Tenant.Id);
             }
 
             status = context.Response.StatusCode;
@@ -185,7 +190,7 @@ internal sealed partial class MeteringMiddleware(
         storage.Refused();
         _metrics.Decided(context, MeteringDecision.Unavailable);
         context.Response.Headers.RetryAfter = "5";
-        return WriteProblemAsync(context, StatusCodes.Status503ServiceUnavailable, "Service Unavailable",
+        return RejectAsync(context, MeteringRejection.Unavailable, null, StatusCodes.Status503ServiceUnavailable, "Service Unavailable",
             "Tollgate cannot record usage right now (database and spool unavailable), so it admits nothing; retry later.");
     }
 
@@ -232,14 +237,14 @@ internal sealed partial class MeteringMiddleware(
         }
     }
 
-    private static UsageEvent Event(
+    private UsageEvent Event(
         HttpContext context, MeteringMetadata metadata, ApiCaller caller, in LimitDecision decision, DateTime now, long started, int status) =>
         new(
             caller.Tenant.Id,
             caller.KeyId,
             now,
             context.Request.Method,
-            (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? context.Request.Path.Value ?? "",
+            _endpointName?.Invoke(context) ?? (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? context.Request.Path.Value ?? "",
             status,
             (long)Stopwatch.GetElapsedTime(started).TotalMicroseconds,
             decision.Outcome,
@@ -252,14 +257,16 @@ internal sealed partial class MeteringMiddleware(
             UpstreamLatencyMicros = metadata.Proxied ? context.Features.Get<UpstreamTiming>()?.Micros ?? 0 : 0,
         };
 
-    private static Task WriteRefusalAsync(HttpContext context, in LimitDecision decision, DateTime now)
+    private Task WriteRefusalAsync(HttpContext context, in LimitDecision decision, DateTime now, long tenantId)
     {
         var quota = decision.Quota;
         if (decision.Outcome == LimitOutcome.QuotaExceeded)
         {
             var resetAt = quota.ResetAt.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
-            return WriteProblemAsync(
+            return RejectAsync(
                 context,
+                MeteringRejection.QuotaExceeded,
+                tenantId,
                 StatusCodes.Status429TooManyRequests,
                 "Plan Limit Exceeded",
                 string.Create(CultureInfo.InvariantCulture,
@@ -268,13 +275,33 @@ internal sealed partial class MeteringMiddleware(
         }
 
         var retry = RateLimitHeaders.SecondsUntil(decision.RateResetAt, now);
-        return WriteProblemAsync(
+        return RejectAsync(
             context,
+            MeteringRejection.RateLimited,
+            tenantId,
             StatusCodes.Status429TooManyRequests,
             "Rate Limit Exceeded",
             string.Create(CultureInfo.InvariantCulture,
                 $"More than {decision.RateLimit} requests in {decision.RateWindowSeconds} s. Retry in {Math.Max(1, retry)} s."),
             new Dictionary<string, object?> { ["limit"] = decision.RateLimit, ["windowSeconds"] = decision.RateWindowSeconds, ["resetAt"] = decision.RateResetAt });
+    }
+
+    /// <summary>Lets <see cref="MeteringOptions.OnRejected"/> answer first; writes the problem+json when it did not.</summary>
+    private async Task RejectAsync(
+        HttpContext context, MeteringRejection rejection, long? tenantId, int status, string title, string detail,
+        IDictionary<string, object?>? extensions = null)
+    {
+        if (_onRejected is not null)
+        {
+            context.Response.StatusCode = status;
+            await _onRejected(new MeteringRejectedContext(context, rejection, status, tenantId), context.RequestAborted);
+            if (context.Response.HasStarted)
+            {
+                return;
+            }
+        }
+
+        await WriteProblemAsync(context, status, title, detail, extensions);
     }
 
     private static Task WriteProblemAsync(

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using System.Globalization;
 using Tollgate.Keys;
 using Tollgate.Metering;
@@ -27,7 +28,8 @@ public static class GatewayServiceCollectionExtensions
             .LoadFromConfig(configuration.GetSection("ReverseProxy"))
             .AddTransforms(static builder =>
             {
-                builder.AddRequestHeaderRemove(MeteringMiddleware.ApiKeyHeader);
+                // The key never reaches the upstream, whichever header carries it.
+                builder.AddRequestHeaderRemove(builder.Services.GetRequiredService<IOptions<MeteringOptions>>().Value.ApiKeyHeader);
                 builder.AddRequestHeaderRemove(TenantHeader);
                 builder.AddRequestTransform(static transform =>
                 {
