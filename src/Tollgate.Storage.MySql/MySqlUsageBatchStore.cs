@@ -29,8 +29,8 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
     /// <summary>Roll-up rows per statement: 27 values a row.</summary>
     private const int RollupRowsPerStatement = 500;
 
-    private const string LogColumns =
-        "INSERT INTO usage_logs (tenant_id, api_key_id, `timestamp`, method, endpoint, status_code, latency_micros, outcome, upstream_latency_micros) VALUES ";
+    private static readonly string LogColumns =
+        $"INSERT INTO {UsageTables.Logs} ({UsageTables.List(UsageTables.LogColumns, Quote)}) VALUES ";
 
     private const string UpdateKey =
         "UPDATE api_keys SET last_used_at = @ts WHERE id = @id AND (last_used_at IS NULL OR last_used_at < @ts)";
@@ -42,7 +42,9 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
     private const string AdvanceMark =
         "INSERT INTO usage_writer_marks (writer_id, last_sequence) VALUES (@w, @s) ON DUPLICATE KEY UPDATE last_sequence = VALUES(last_sequence)";
 
-    private static readonly (string Head, string Tail) RollupStatement = BuildRollupStatement();
+    private static readonly (string Head, string Tail) RollupStatement = Upsert(UsageTables.Rollups, UsageTables.RollupKey, UsageTables.RollupSums);
+
+    private static readonly (string Head, string Tail) QuotaStatement = Upsert(UsageTables.QuotaCounters, UsageTables.QuotaKey, UsageTables.QuotaSums);
 
     public async Task WriteAsync(UsageBatch batch, CancellationToken cancellationToken)
     {
@@ -143,15 +145,14 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
         var quota = UsageBatchLockOrder.QuotaIncrements(batch);
         if (quota.Length > 0)
         {
-            var values = new RowValues("INSERT INTO quota_counters (tenant_id, period, period_start, used, unshared) VALUES ", quota.Length * 80);
+            var values = new RowValues(QuotaStatement.Head, quota.Length * 80);
             foreach (var (key, increment) in quota)
             {
                 values.StartRow().Number(key.TenantId).Text(EnumNames.Of(key.Period)).Time(key.PeriodStart)
                     .Number(increment.Used).Number(increment.Unshared).EndRow();
             }
 
-            await ExecuteAsync(connection, tx, values,
-                " ON DUPLICATE KEY UPDATE used = used + VALUES(used), unshared = unshared + VALUES(unshared)", ct);
+            await ExecuteAsync(connection, tx, values, QuotaStatement.Tail, ct);
         }
 
         if (batch.KeysLastUsed.Count > 0)
@@ -180,23 +181,15 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
     /// <summary>UTC as the EF Core converter makes it (<see cref="TollgateDbContext"/>); the events' times are UTC already.</summary>
     private static DateTime AsUtc(DateTime value) => value.Kind == DateTimeKind.Utc ? value : value.ToUniversalTime();
 
-    private static (string Head, string Tail) BuildRollupStatement()
-    {
-        var columns = new StringBuilder("tenant_id, bucket_start, method, endpoint, status_code, outcome, `count`, latency_sum_micros");
-        var updates = new StringBuilder(
-            " ON DUPLICATE KEY UPDATE `count` = `count` + VALUES(`count`), " +
-            "latency_sum_micros = latency_sum_micros + VALUES(latency_sum_micros)");
-        foreach (var column in LatencyHistogram.ColumnNames)
-        {
-            columns.Append(", ").Append(column);
-            updates.Append(", ").Append(column).Append(" = ").Append(column).Append(" + VALUES(").Append(column).Append(')');
-        }
+    /// <summary>
+    /// A multi-row additive upsert: the head up to <c>VALUES</c>, rows appended by <see cref="RowValues"/>, and the
+    /// <c>ON DUPLICATE KEY UPDATE</c> tail that adds the sums. Names are quoted: <c>count</c> is a MySQL keyword.
+    /// </summary>
+    private static (string Head, string Tail) Upsert(string table, IReadOnlyList<string> key, IReadOnlyList<string> sums) =>
+        ($"INSERT INTO {table} ({UsageTables.List([.. key, .. sums], Quote)}) VALUES ",
+         $" ON DUPLICATE KEY UPDATE {UsageTables.AddTo(sums.Select(Quote), c => c, c => $"VALUES({c})")}");
 
-        columns.Append(", upstream_latency_sum_micros");
-        updates.Append(", upstream_latency_sum_micros = upstream_latency_sum_micros + VALUES(upstream_latency_sum_micros)");
-
-        return ($"INSERT INTO usage_rollups ({columns}) VALUES ", updates.ToString());
-    }
+    private static string Quote(string column) => $"`{column}`";
 
     /// <summary>
     /// The VALUES list of a multi-row statement. Numbers and times are written into the SQL as literals, formatted

@@ -16,15 +16,11 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
     /// <summary>Attempts when PostgreSQL picks this transaction as a deadlock victim; the whole batch is redone.</summary>
     private const int MaxAttempts = 5;
 
-    private const string CopyLogs =
-        "COPY usage_logs (tenant_id, api_key_id, \"timestamp\", method, endpoint, status_code, latency_micros, outcome, upstream_latency_micros) " +
-        "FROM STDIN (FORMAT BINARY)";
+    private static readonly string CopyLogs =
+        $"COPY {UsageTables.Logs} ({UsageTables.List(UsageTables.LogColumns, c => $"\"{c}\"")}) FROM STDIN (FORMAT BINARY)";
 
-    private const string UpsertQuota =
-        "INSERT INTO quota_counters (tenant_id, period, period_start, used, unshared) " +
-        "SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[]) " +
-        "ON CONFLICT (tenant_id, period, period_start) DO UPDATE " +
-        "SET used = quota_counters.used + excluded.used, unshared = quota_counters.unshared + excluded.unshared";
+    private static readonly string UpsertQuota = Upsert(
+        UsageTables.QuotaCounters, UsageTables.QuotaKey, UsageTables.QuotaSums, ["bigint", "text", "timestamptz", "bigint", "bigint"]);
 
     private const string UpdateKeys =
         "UPDATE api_keys AS k SET last_used_at = v.ts " +
@@ -38,7 +34,11 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
         "ON CONFLICT (writer_id) DO UPDATE SET last_sequence = excluded.last_sequence " +
         "WHERE usage_writer_marks.last_sequence < $3";
 
-    private static readonly string UpsertRollups = BuildRollupUpsert();
+    private static readonly string UpsertRollups = Upsert(
+        UsageTables.Rollups,
+        UsageTables.RollupKey,
+        UsageTables.RollupSums,
+        ["bigint", "timestamptz", "text", "text", "integer", "text", .. UsageTables.RollupSums.Select(_ => "bigint")]);
 
     public async Task WriteAsync(UsageBatch batch, CancellationToken cancellationToken)
     {
@@ -168,28 +168,14 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
     /// </summary>
     private static DateTime AsUtc(DateTime value) => value.Kind == DateTimeKind.Utc ? value : value.ToUniversalTime();
 
-    private static string BuildRollupUpsert()
-    {
-        var columns = new StringBuilder("tenant_id, bucket_start, method, endpoint, status_code, outcome, count, latency_sum_micros");
-        var arrays = new StringBuilder("$1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::bigint[], $8::bigint[]");
-        var updates = new StringBuilder(
-            "count = usage_rollups.count + excluded.count, " +
-            "latency_sum_micros = usage_rollups.latency_sum_micros + excluded.latency_sum_micros");
-        for (var b = 0; b < LatencyHistogram.BucketCount; b++)
-        {
-            var column = LatencyHistogram.ColumnNames[b];
-            columns.Append(", ").Append(column);
-            arrays.Append(", $").Append(9 + b).Append("::bigint[]");
-            updates.Append(", ").Append(column).Append(" = usage_rollups.").Append(column).Append(" + excluded.").Append(column);
-        }
-
-        columns.Append(", upstream_latency_sum_micros");
-        arrays.Append(", $").Append(9 + LatencyHistogram.BucketCount).Append("::bigint[]");
-        updates.Append(", upstream_latency_sum_micros = usage_rollups.upstream_latency_sum_micros + excluded.upstream_latency_sum_micros");
-
-        return $"INSERT INTO usage_rollups ({columns}) SELECT * FROM unnest({arrays}) " +
-               $"ON CONFLICT (tenant_id, bucket_start, method, endpoint, status_code, outcome) DO UPDATE SET {updates}";
-    }
+    /// <summary>
+    /// An additive upsert of many rows at once from one array parameter per column (<c>unnest($1::bigint[], …)</c>):
+    /// its key, then its sums, typed as <paramref name="types"/>.
+    /// </summary>
+    private static string Upsert(string table, IReadOnlyList<string> key, IReadOnlyList<string> sums, IReadOnlyList<string> types) =>
+        $"INSERT INTO {table} ({UsageTables.List([.. key, .. sums])}) " +
+        $"SELECT * FROM unnest({string.Join(", ", types.Select((type, i) => $"${i + 1}::{type}[]"))}) " +
+        $"ON CONFLICT ({UsageTables.List(key)}) DO UPDATE SET {UsageTables.AddTo(sums, c => $"{table}.{c}", c => "excluded." + c)}";
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Usage batch hit a transient PostgreSQL error {SqlState} (attempt {Attempt}); writing it again")]
     private static partial void LogRetry(ILogger logger, string sqlState, int attempt);

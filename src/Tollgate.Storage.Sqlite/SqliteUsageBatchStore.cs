@@ -21,13 +21,10 @@ namespace Tollgate.Usage;
 /// </remarks>
 internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptions<UsageOptions> options) : IUsageBatchStore, IAsyncDisposable
 {
-    private const string InsertLogSql =
-        "INSERT INTO usage_logs (tenant_id, api_key_id, timestamp, method, endpoint, status_code, latency_micros, outcome, upstream_latency_micros) " +
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    private static readonly string InsertLogSql =
+        $"INSERT INTO {UsageTables.Logs} ({UsageTables.List(UsageTables.LogColumns)}) VALUES ({Parameters(UsageTables.LogColumns.Count)})";
 
-    private const string UpsertQuotaSql =
-        "INSERT INTO quota_counters (tenant_id, period, period_start, used, unshared) VALUES (?1, ?2, ?3, ?4, ?5) " +
-        "ON CONFLICT (tenant_id, period, period_start) DO UPDATE SET used = used + excluded.used, unshared = unshared + excluded.unshared";
+    private static readonly string UpsertQuotaSql = Upsert(UsageTables.QuotaCounters, UsageTables.QuotaKey, UsageTables.QuotaSums);
 
     private const string UpdateKeySql =
         "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)";
@@ -37,7 +34,7 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
         "INSERT INTO usage_writer_marks (writer_id, last_sequence) VALUES (?1, ?2) " +
         "ON CONFLICT (writer_id) DO UPDATE SET last_sequence = excluded.last_sequence WHERE last_sequence < ?3";
 
-    private static readonly string UpsertRollupSql = BuildRollupUpsert();
+    private static readonly string UpsertRollupSql = Upsert(UsageTables.Rollups, UsageTables.RollupKey, UsageTables.RollupSums);
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private SqliteConnection? _connection;
@@ -226,26 +223,13 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
         }
     }
 
-    private static string BuildRollupUpsert()
-    {
-        var columns = new StringBuilder("tenant_id, bucket_start, method, endpoint, status_code, outcome, count, latency_sum_micros");
-        var values = new StringBuilder("?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8");
-        var updates = new StringBuilder("count = count + excluded.count, latency_sum_micros = latency_sum_micros + excluded.latency_sum_micros");
-        for (var b = 0; b < LatencyHistogram.BucketCount; b++)
-        {
-            var column = LatencyHistogram.ColumnNames[b];
-            columns.Append(", ").Append(column);
-            values.Append(", ?").Append(9 + b);
-            updates.Append(", ").Append(column).Append(" = ").Append(column).Append(" + excluded.").Append(column);
-        }
+    /// <summary>?1, ?2, … ?n.</summary>
+    private static string Parameters(int count) => string.Join(", ", Enumerable.Range(1, count).Select(i => $"?{i}"));
 
-        columns.Append(", upstream_latency_sum_micros");
-        values.Append(", ?").Append(9 + LatencyHistogram.BucketCount);
-        updates.Append(", upstream_latency_sum_micros = upstream_latency_sum_micros + excluded.upstream_latency_sum_micros");
-
-        return $"INSERT INTO usage_rollups ({columns}) VALUES ({values}) " +
-               $"ON CONFLICT (tenant_id, bucket_start, method, endpoint, status_code, outcome) DO UPDATE SET {updates}";
-    }
+    /// <summary>An additive upsert of one row: its key, then its sums, bound as ?1 … ?n.</summary>
+    private static string Upsert(string table, IReadOnlyList<string> key, IReadOnlyList<string> sums) =>
+        $"INSERT INTO {table} ({UsageTables.List([.. key, .. sums])}) VALUES ({Parameters(key.Count + sums.Count)}) " +
+        $"ON CONFLICT ({UsageTables.List(key)}) DO UPDATE SET {UsageTables.AddTo(sums, c => c, c => "excluded." + c)}";
 
     /// <summary>The five statements, prepared once per connection.</summary>
     private sealed class Statements : IDisposable

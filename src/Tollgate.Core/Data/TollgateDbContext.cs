@@ -134,7 +134,7 @@ internal sealed class UsageLogConfiguration : IEntityTypeConfiguration<UsageLog>
     {
         // No foreign keys: the writer appends millions of rows and must not pay for checks, and the log
         // outlives deleted keys and tenants for the audit trail.
-        b.ToTable("usage_logs");
+        b.ToTable(UsageTables.Logs);
         b.Property(l => l.Method).HasMaxLength(8);
         b.Property(l => l.Endpoint).HasMaxLength(200);
         // Newest-first paging per tenant (the request log) is the one read path.
@@ -146,7 +146,7 @@ internal sealed class UsageRollupConfiguration : IEntityTypeConfiguration<UsageR
 {
     public void Configure(EntityTypeBuilder<UsageRollup> b)
     {
-        b.ToTable("usage_rollups");
+        b.ToTable(UsageTables.Rollups);
         b.HasKey(r => new { r.TenantId, r.BucketStart, r.Method, r.Endpoint, r.StatusCode, r.Outcome });
         b.Property(r => r.Method).HasMaxLength(8);
         b.Property(r => r.Endpoint).HasMaxLength(200);
@@ -173,7 +173,7 @@ internal sealed class QuotaCounterConfiguration : IEntityTypeConfiguration<Quota
 {
     public void Configure(EntityTypeBuilder<QuotaCounter> b)
     {
-        b.ToTable("quota_counters");
+        b.ToTable(UsageTables.QuotaCounters);
         b.HasKey(c => new { c.TenantId, c.Period, c.PeriodStart });
     }
 }

@@ -1,0 +1,52 @@
+namespace Tollgate.Usage;
+
+/// <summary>
+/// The tables the usage writer fills, described once: the EF Core configuration maps them with these names, and each
+/// storage package's batch store builds its statements from these lists in this order (the order the batch values are
+/// bound in). A column added here reaches the schema and the three writers together.
+/// </summary>
+public static class UsageTables
+{
+    /// <summary>The raw request log.</summary>
+    public const string Logs = "usage_logs";
+
+    /// <summary>Per-minute roll-ups of the log.</summary>
+    public const string Rollups = "usage_rollups";
+
+    /// <summary>Admitted requests per tenant and quota period.</summary>
+    public const string QuotaCounters = "quota_counters";
+
+    /// <summary>The columns a log row is inserted with, in binding order.</summary>
+    public static IReadOnlyList<string> LogColumns { get; } =
+        ["tenant_id", "api_key_id", "timestamp", "method", "endpoint", "status_code", "latency_micros", "outcome", "upstream_latency_micros"];
+
+    /// <summary>A roll-up's key: one row per tenant, minute, method, endpoint, status and outcome.</summary>
+    public static IReadOnlyList<string> RollupKey { get; } = ["tenant_id", "bucket_start", "method", "endpoint", "status_code", "outcome"];
+
+    /// <summary>A roll-up's sums, added to on conflict: count, latency sum, the histogram's buckets, the upstream's share.</summary>
+    public static IReadOnlyList<string> RollupSums { get; } =
+        ["count", "latency_sum_micros", .. LatencyHistogram.ColumnNames, "upstream_latency_sum_micros"];
+
+    /// <summary>A quota counter's key.</summary>
+    public static IReadOnlyList<string> QuotaKey { get; } = ["tenant_id", "period", "period_start"];
+
+    /// <summary>A quota counter's sums, added to on conflict.</summary>
+    public static IReadOnlyList<string> QuotaSums { get; } = ["used", "unshared"];
+
+    /// <summary>The roll-up's key and sums, in binding order.</summary>
+    public static IReadOnlyList<string> RollupColumns { get; } = [.. RollupKey, .. RollupSums];
+
+    /// <summary>The quota counter's key and sums, in binding order.</summary>
+    public static IReadOnlyList<string> QuotaColumns { get; } = [.. QuotaKey, .. QuotaSums];
+
+    /// <summary>The columns joined by commas, each quoted as the provider needs (e.g. MySQL's <c>`count`</c>).</summary>
+    public static string List(IEnumerable<string> columns, Func<string, string>? quote = null) =>
+        string.Join(", ", quote is null ? columns : columns.Select(quote));
+
+    /// <summary>
+    /// The additive <c>SET</c> list of an upsert: <c>c = current(c) + added(c)</c> for each column, in the provider's
+    /// words for the row's current value and the value the statement tried to insert.
+    /// </summary>
+    public static string AddTo(IEnumerable<string> sums, Func<string, string> current, Func<string, string> added) =>
+        string.Join(", ", sums.Select(c => $"{c} = {current(c)} + {added(c)}"));
+}
