@@ -9,7 +9,10 @@ using Tollgate.Redis;
 using Tollgate.TenantApi;
 using Tollgate.Usage;
 
-var builder = WebApplication.CreateBuilder(args);
+// The app's own folder is its content root (appsettings.json, Pages, wwwroot), whatever the working directory: a
+// service started as `dotnet /opt/tollgate/Tollgate.Server.dll` from / finds its files. --contentRoot or
+// ASPNETCORE_CONTENTROOT still choose another (README, "Deploy").
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppFolderUnlessGiven(args) });
 
 builder.Services.AddTollgateData(builder.Configuration);
 builder.Services.AddTollgateKeys();
@@ -40,6 +43,11 @@ app.MapOperations();
 app.MapGateway();
 
 app.Run();
+
+// The same sources, in the same order, as the host reads contentRoot from; null lets the host apply the one given.
+static string? AppFolderUnlessGiven(string[] args) =>
+    new ConfigurationBuilder().AddEnvironmentVariables("ASPNETCORE_").AddEnvironmentVariables("DOTNET_").AddCommandLine(args)
+        .Build()[WebHostDefaults.ContentRootKey] is null ? AppContext.BaseDirectory : null;
 
 /// <summary>The entry point; public so functional tests can host it with <c>WebApplicationFactory&lt;Program&gt;</c>.</summary>
 public partial class Program;
