@@ -13,6 +13,9 @@ using Tollgate.Usage;
 // service started as `dotnet /opt/tollgate/Tollgate.Server.dll` from / finds its files. --contentRoot or
 // ASPNETCORE_CONTENTROOT still choose another (README, "Deploy").
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppFolderUnlessGiven(args) });
+// Run from the build output (dotnet run, the tests) in any environment, wwwroot is found through the build's static
+// web assets manifest; the published output has its own wwwroot and no such manifest, and this then does nothing.
+builder.WebHost.UseStaticWebAssets();
 
 builder.Services.AddTollgateData(builder.Configuration);
 builder.Services.AddTollgateKeys();
@@ -34,7 +37,6 @@ app.UseTollgateMetering();
 app.UseWhen(
     context => context.GetEndpoint()?.Metadata.GetMetadata<MeteringMetadata>() is null,
     admin => admin.UseTollgateAdmin());
-app.UseStaticFiles();
 
 app.MapTenantApi();
 app.MapAdminApi();
