@@ -9,7 +9,7 @@ using Tollgate.Redis;
 using Tollgate.TenantApi;
 using Tollgate.Usage;
 
-// The app's own folder is its content root (appsettings.json, Pages, wwwroot), whatever the working directory: a
+// The app's own folder is its content root (appsettings.json, wwwroot), whatever the working directory: a
 // service started as `dotnet /opt/tollgate/Tollgate.Server.dll` from / finds its files. --contentRoot or
 // ASPNETCORE_CONTENTROOT still choose another (README, "Deploy").
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppFolderUnlessGiven(args) });
