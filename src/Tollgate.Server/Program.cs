@@ -4,7 +4,13 @@ using Tollgate.Metering;
 using Tollgate.Operations;
 using Tollgate.TenantApi;
 
-var builder = WebApplication.CreateBuilder(args);
+// The app's own folder is its content root (appsettings.json, wwwroot), whatever the working directory: a
+// service started as `dotnet /opt/tollgate/Tollgate.Server.dll` from / finds its files. --contentRoot or
+// ASPNETCORE_CONTENTROOT still choose another (README, "Deploy").
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppFolderUnlessGiven(args) });
+// Run from the build output (dotnet run, the tests) in any environment, wwwroot is found through the build's static
+// web assets manifest; the published output has its own wwwroot and no such manifest, and this then does nothing.
+builder.WebHost.UseStaticWebAssets();
 
 builder.Services.AddTollgate(builder.Configuration);
 builder.Services.AddTollgateAdmin();
@@ -22,7 +28,6 @@ app.UseTollgateMetering();
 app.UseWhen(
     context => context.GetEndpoint()?.Metadata.GetMetadata<MeteringMetadata>() is null,
     admin => admin.UseTollgateAdmin());
-app.UseStaticFiles();
 
 app.MapTenantApi();
 app.MapAdminApi();
@@ -31,6 +36,11 @@ app.MapOperations();
 app.MapGateway();
 
 app.Run();
+
+// The same sources, in the same order, as the host reads contentRoot from; null lets the host apply the one given.
+static string? AppFolderUnlessGiven(string[] args) =>
+    new ConfigurationBuilder().AddEnvironmentVariables("ASPNETCORE_").AddEnvironmentVariables("DOTNET_").AddCommandLine(args)
+        .Build()[WebHostDefaults.ContentRootKey] is null ? AppContext.BaseDirectory : null;
 
 /// <summary>The entry point; public so functional tests can host it with <c>WebApplicationFactory&lt;Program&gt;</c>.</summary>
 public partial class Program;
