@@ -6,22 +6,13 @@ namespace Tollgate.Limits;
 public static class LimitsServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the in-process <see cref="ILimitStore"/> and its database seed source. Registered with TryAdd so a
-    /// deployment (or a test) can put another store in first.
+    /// Adds the in-process <see cref="ILimitStore"/>, registered with TryAdd so a deployment (or a test) can put another
+    /// store in first. Its counts are seeded by the <see cref="IQuotaSeedSource"/> that AddTollgateUsage adds.
     /// </summary>
     public static IServiceCollection AddTollgateLimits(this IServiceCollection services)
     {
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<QuotaCounterSeedSource>();
-        services.TryAddSingleton<IQuotaSeedSource>(sp => sp.GetRequiredService<QuotaCounterSeedSource>());
         services.TryAddSingleton<ILimitStore, InProcessLimitStore>();
-        services.AddSingleton<Data.IStartupSeeder, QuotaPreloadSeeder>();
         return services;
-    }
-
-    /// <summary>Runs the preload after the migrations, before the server listens.</summary>
-    private sealed class QuotaPreloadSeeder(QuotaCounterSeedSource source) : Data.IStartupSeeder
-    {
-        public Task SeedAsync(CancellationToken cancellationToken) => source.PreloadAsync(cancellationToken);
     }
 }

@@ -7,8 +7,9 @@ namespace Tollgate.Usage;
 public static class UsageServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the queue (as the <see cref="IUsageSink"/>), the live counters, the spool and the background writer. Call
-    /// after AddTollgateLimits: the quota seeds it registered learn to count what waits in the spool.
+    /// Adds the queue (as the <see cref="IUsageSink"/>), the live counters, the spool, the background writer and the
+    /// limit stores' <see cref="IQuotaSeedSource"/> (the stored counters plus what waits in the spool). A seed source
+    /// registered before is kept, and also learns to count the spool.
     /// </summary>
     public static IServiceCollection AddTollgateUsage(this IServiceCollection services)
     {
@@ -22,6 +23,9 @@ public static class UsageServiceCollectionExtensions
         services.TryAddSingleton<UsageStorageStatus>();
         services.TryAddSingleton<UsageSpool>();
         services.AddSingleton<Data.IStartupSeeder, UsageSpoolLoader>();
+        services.TryAddSingleton<QuotaCounterSeedSource>();
+        services.TryAddSingleton<IQuotaSeedSource>(sp => sp.GetRequiredService<QuotaCounterSeedSource>());
+        services.AddSingleton<Data.IStartupSeeder, QuotaPreloadSeeder>();
         CountSpooledQuota(services);
         services.AddMetrics();
         services.TryAddSingleton<UsageMetrics>();
@@ -46,5 +50,11 @@ public static class UsageServiceCollectionExtensions
                 ?? (IQuotaSeedSource)ActivatorUtilities.CreateInstance(sp, seeds.ImplementationType!),
             sp.GetRequiredService<UsageSpool>(),
             sp.GetRequiredService<TimeProvider>()));
+    }
+
+    /// <summary>Loads the current periods' counters after the migrations, before the server listens.</summary>
+    private sealed class QuotaPreloadSeeder(QuotaCounterSeedSource source) : Data.IStartupSeeder
+    {
+        public Task SeedAsync(CancellationToken cancellationToken) => source.PreloadAsync(cancellationToken);
     }
 }

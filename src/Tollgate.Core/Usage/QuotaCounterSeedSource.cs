@@ -1,11 +1,13 @@
 using System.Collections.Concurrent;
 using Microsoft.EntityFrameworkCore;
 using Tollgate.Data;
+using Tollgate.Limits;
 
-namespace Tollgate.Limits;
+namespace Tollgate.Usage;
 
 /// <summary>
-/// Reads <c>quota_counters</c>. On start it loads the current period of every tenant in one query, so that the
+/// Reads <c>quota_counters</c> for the limit stores (the usage side owns the table: it writes it, reads it and deletes
+/// from it). On start it loads the current period of every tenant in one query, so that the
 /// first request of each tenant does not wait on the database; later look-ups (a period that is not the current one
 /// at start, a forgotten tenant) read the row they need.
 /// </summary>
