@@ -261,6 +261,46 @@ public sealed class DashboardBrowserTests(BrowserFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task RoutesPage_AddsARouteThatServesAtOnce_AndDeletesIt_AfterConfirming()
+    {
+        await using var upstream = await Gateway.AspNetUpstream.StartAsync();
+        var tenant = await fixture.CreateTenantAsync(quota: 1_000);
+        using var client = fixture.TenantClient(tenant.ApiKey);
+        var page = await NewPageAsync();
+        await page.GotoAsync("/routes");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "New route" }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog);
+        await dialog.GetByLabel("Path").FillAsync("/browser-shop/{**rest}");
+        await dialog.GetByLabel("Upstream").FillAsync(upstream.Address);
+        await dialog.GetByLabel("Cost (units)").FillAsync("2");
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Save route" }).ClickAsync();
+
+        var row = page.Locator("#routes tr", new() { HasText = "/browser-shop/{**rest}" });
+        await Expect(row).ToContainTextAsync(upstream.Address);
+        // Served at once, metered at the route's cost.
+        using (var answer = await client.GetAsync("/browser-shop/items"))
+        {
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+            Assert.Equal("998", answer.Headers.GetValues("X-RateLimit-Remaining").Single());
+        }
+
+        Assert.Equal(1, upstream.CallsFor(tenant.Id));
+
+        // Cancelling the confirmation keeps the route.
+        await row.GetByRole(AriaRole.Button, new() { Name = "Delete /browser-shop/{**rest}" }).ClickAsync();
+        await page.GetByRole(AriaRole.Dialog).GetByRole(AriaRole.Button, new() { Name = "Cancel" }).ClickAsync();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/browser-shop/items")).StatusCode);
+
+        await row.GetByRole(AriaRole.Button, new() { Name = "Delete /browser-shop/{**rest}" }).ClickAsync();
+        await page.GetByRole(AriaRole.Dialog).GetByRole(AriaRole.Button, new() { Name = "Delete route" }).ClickAsync();
+        await Expect(row).ToHaveCountAsync(0);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/browser-shop/items")).StatusCode);
+        Assert.Equal(2, upstream.CallsFor(tenant.Id));
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
     public async Task TenantPage_NewKey_IsShownOnce_AndNotAfterReload()
     {
         var tenant = await fixture.CreateTenantAsync(quota: 1_000);
