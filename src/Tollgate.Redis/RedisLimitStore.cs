@@ -565,7 +565,7 @@ internal sealed partial class RedisLimitStore(
     [LoggerMessage(Level = LogLevel.Information, Message = "Settled batch {Sequence} of tenant {TenantId} that got no answer from Redis: it {Result}")]
     private static partial void LogSettled(ILogger logger, long tenantId, long sequence, string result);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Added {Count} requests admitted while Redis was away to the shared {Period} counter of tenant {TenantId}")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Added {Count} units (requests times their cost) admitted while Redis was away to the shared {Period} counter of tenant {TenantId}")]
     private static partial void LogCaughtUp(ILogger logger, long tenantId, QuotaPeriod period, long count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Rebuilt the {Period} counter of tenant {TenantId} in Redis from the database: {Used}")]

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using Tollgate.Tests.Infrastructure;
@@ -35,6 +36,47 @@ public sealed class RedisRecoveryTests(Xunit.Abstractions.ITestOutputHelper outp
         output.WriteLine($"admitted {admitted}: {atStop} before the stop, {atReturn - atStop} while Redis was down, {admitted - atReturn} after it came back");
 
         await AssertExactAsync(cluster, tenant, admitted);
+    }
+
+    [Fact]
+    public async Task RedisRestartedEmptyUnderLoad_OnAGatewayRouteCosting3Units_SharedCountIs3TimesTheAdmittedRows()
+    {
+        await using var upstream = await Gateway.AspNetUpstream.StartAsync();
+        await using var cluster = await TwoInstances.StartAsync();
+        var tenant = await cluster.A.CreateTenantAsync(10_000_000);
+        using (var admin = await cluster.A.AdminClientAsync())
+        {
+            (await admin.PostAsJsonAsync("/api/admin/routes", new { path = "/units/{**rest}", upstream = upstream.Address, cost = 3 }))
+                .EnsureSuccessStatusCode();
+        }
+
+        // Both instances serve it (the change feed reloads B's routes).
+        foreach (var app in new[] { cluster.A, cluster.B })
+        {
+            using var client = app.TenantClient(tenant.ApiKey);
+            var deadline = Stopwatch.StartNew();
+            while ((await client.GetAsync("/units/warm")).StatusCode != HttpStatusCode.OK)
+            {
+                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), "the route did not serve within 10 s");
+                await Task.Delay(50);
+            }
+        }
+
+        var warm = 2;
+        await using var load = Load.Start(cluster, tenant, "/units/items");
+        await load.UntilAdmittedAsync(300);
+        await cluster.Redis.StopAsync();
+        var atStop = load.Admitted;
+        await load.UntilAdmittedAsync(atStop + 500, atLeast: TimeSpan.FromSeconds(1));
+        await cluster.Redis.StartAgainAsync();
+        await WaitConnectedAsync(cluster.A, cluster.B);
+        var atReturn = load.Admitted;
+        await load.UntilAdmittedAsync(atReturn + 500);
+        var admitted = await load.StopAsync() + warm;
+        output.WriteLine($"admitted {admitted} requests of 3 units: {atStop} before the stop, {atReturn - atStop} while Redis was down, {admitted - atReturn - warm} after");
+
+        Assert.Equal(admitted, upstream.CallsFor(tenant.Id));
+        await AssertExactAsync(cluster, tenant, admitted, cost: 3);
     }
 
     [Fact]
@@ -106,18 +148,18 @@ public sealed class RedisRecoveryTests(Xunit.Abstractions.ITestOutputHelper outp
     /// The stored rows, the stored counter and the shared counter seen by both instances all equal the 2xx the
     /// clients received; after a graceful stop nothing is left marked unshared.
     /// </summary>
-    private static async Task AssertExactAsync(TwoInstances cluster, TestTenant tenant, long admitted)
+    private static async Task AssertExactAsync(TwoInstances cluster, TestTenant tenant, long admitted, int cost = 1)
     {
         var rows = await WaitForAsync(admitted, () => cluster.A.Database.ScalarAsync(
             "SELECT COUNT(*) FROM usage_logs WHERE tenant_id = @t AND outcome = 'Admitted'", ("@t", tenant.Id)));
         Assert.Equal(admitted, rows);
-        Assert.Equal(admitted, await cluster.A.Database.ScalarAsync("SELECT SUM(used) FROM quota_counters WHERE tenant_id = @t", ("@t", tenant.Id)));
+        Assert.Equal(admitted * cost, await cluster.A.Database.ScalarAsync("SELECT SUM(used) FROM quota_counters WHERE tenant_id = @t", ("@t", tenant.Id)));
         foreach (var app in new[] { cluster.A, cluster.B })
         {
             using var client = app.TenantClient(tenant.ApiKey);
-            var used = await WaitForAsync(admitted, async () =>
+            var used = await WaitForAsync(admitted * cost, async () =>
                 (await (await client.GetAsync("/api/v1/usage")).ReadJsonAsync()).GetProperty("used").GetInt64());
-            Assert.Equal(admitted, used);
+            Assert.Equal(admitted * cost, used);
         }
 
         await cluster.A.DisposeAsync();
@@ -161,15 +203,18 @@ public sealed class RedisRecoveryTests(Xunit.Abstractions.ITestOutputHelper outp
         private readonly Task _run;
         private long _admitted;
 
-        private Load(TwoInstances cluster, TestTenant tenant)
+        private readonly string _path;
+
+        private Load(TwoInstances cluster, TestTenant tenant, string path)
         {
+            _path = path;
             _clients = Enumerable.Range(0, 32).Select(i => (i % 2 == 0 ? cluster.A : cluster.B).TenantClient(tenant.ApiKey)).ToArray();
             _run = Task.WhenAll(_clients.Select(client => Task.Run(() => LoopAsync(client))));
         }
 
         public long Admitted => Interlocked.Read(ref _admitted);
 
-        public static Load Start(TwoInstances cluster, TestTenant tenant) => new(cluster, tenant);
+        public static Load Start(TwoInstances cluster, TestTenant tenant, string path = "/api/v1/ping") => new(cluster, tenant, path);
 
         public async Task UntilAdmittedAsync(long count, TimeSpan atLeast = default)
         {
@@ -212,7 +257,7 @@ public sealed class RedisRecoveryTests(Xunit.Abstractions.ITestOutputHelper outp
             while (!_stop.IsCancellationRequested)
             {
                 // Not cancelled mid-request: an answer the server sent must be counted, or rows would outnumber it.
-                using var response = await client.GetAsync("/api/v1/ping", CancellationToken.None);
+                using var response = await client.GetAsync(_path, CancellationToken.None);
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
                     Interlocked.Increment(ref _admitted);
