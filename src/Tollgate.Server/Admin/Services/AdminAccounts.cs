@@ -10,7 +10,7 @@ namespace Tollgate.Admin;
 /// The owner of the <c>admins</c> table: accounts, passwords and the sessions a change of them ends. Each change is
 /// saved with its audit entry and the end of the sessions it ends, in one transaction.
 /// </summary>
-internal sealed class AdminAccounts(TollgateDbContext db, TimeProvider time)
+internal sealed class AdminAccounts(TollgateDbContext db, LoginThrottle throttle, TimeProvider time)
 {
     /// <summary>Shortest password an admin may set.</summary>
     public const int MinPasswordLength = 12;
@@ -24,6 +24,17 @@ internal sealed class AdminAccounts(TollgateDbContext db, TimeProvider time)
     // password, so timing does not reveal which admin names exist.
     private static readonly Lazy<string> DummyHash = new(() =>
         Hasher.HashPassword(new Data.Admin { Username = "", PasswordHash = "" }, Guid.NewGuid().ToString()));
+
+    /// <summary>
+    /// How long a login for <paramref name="username"/> from <paramref name="address"/> must wait, or null when it may
+    /// be tried. Both limits are checked before any password is hashed: a throttled attempt costs one indexed read,
+    /// not a PBKDF2 run.
+    /// </summary>
+    public async Task<TimeSpan?> LoginRetryAfterAsync(string username, System.Net.IPAddress? address, CancellationToken ct) =>
+        throttle.AddressRetryAfter(address) ?? await throttle.UsernameRetryAfterAsync(db, username, ct);
+
+    /// <summary>How long checks of <paramref name="username"/>'s password must wait after failed logins, or null.</summary>
+    public Task<TimeSpan?> UsernameRetryAfterAsync(string username, CancellationToken ct) => throttle.UsernameRetryAfterAsync(db, username, ct);
 
     /// <summary>The admin with this name and password, or null (after the same work either way).</summary>
     public async Task<Data.Admin?> VerifyAsync(string username, string password, CancellationToken ct)
@@ -204,6 +215,8 @@ internal sealed class AdminAccounts(TollgateDbContext db, TimeProvider time)
 
         admin.TotpSecret = TwoFactor.NewSecret();
         admin.TotpLastStep = null;
+        // Not asked for at login yet, but a new secret replaces any pending one: a change of the account like the others.
+        AuditTrail.Add(db, time, scope, "admin.totp.setup", $"admin/{admin.Id}", admin.TenantId);
         await db.SaveChangesAsync(ct);
         return admin.TotpSecret;
     }

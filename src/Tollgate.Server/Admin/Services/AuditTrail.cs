@@ -3,9 +3,13 @@ using Tollgate.Data;
 
 namespace Tollgate.Admin;
 
-/// <summary>Adds audit entries to the same unit of work as the change they describe, so both commit or neither.</summary>
+/// <summary>
+/// Adds audit entries to the same unit of work as the change they describe, so both commit or neither: an entry that
+/// cannot be written takes its change down with it (the request then answers 500 and changes nothing).
+/// </summary>
 internal static class AuditTrail
 {
+    /// <summary>Adds an entry to the context's pending changes; the caller's next <c>SaveChanges</c> writes both.</summary>
     public static void Add(
         TollgateDbContext db, TimeProvider time, AdminScope actor, string action, string target, long? tenantId, object? details = null)
     {
@@ -18,5 +22,21 @@ internal static class AuditTrail
             TenantId = tenantId,
             Details = details is null ? null : JsonSerializer.Serialize(details, JsonSerializerOptions.Web),
         });
+    }
+
+    /// <summary>
+    /// Saves the pending changes, then the entry <paramref name="addEntry"/> adds, in one transaction: for a change
+    /// whose entry names an id the database generates on insert. Inside a transaction the caller began, that one holds both.
+    /// </summary>
+    public static async Task SaveWithEntryAsync(TollgateDbContext db, Action addEntry, CancellationToken ct)
+    {
+        await using var own = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null;
+        await db.SaveChangesAsync(ct);
+        addEntry();
+        await db.SaveChangesAsync(ct);
+        if (own is not null)
+        {
+            await own.CommitAsync(ct);
+        }
     }
 }
