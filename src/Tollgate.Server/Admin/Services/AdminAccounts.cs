@@ -72,14 +72,14 @@ internal sealed class AdminAccounts(TollgateDbContext db, LoginThrottle throttle
             TenantId = admin?.TenantId,
             Details = address is null ? null : System.Text.Json.JsonSerializer.Serialize(new { address }, System.Text.Json.JsonSerializerOptions.Web),
         });
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
     }
 
     /// <summary>Records a logout.</summary>
     public async Task RecordLogoutAsync(AdminScope scope, CancellationToken ct)
     {
         AuditTrail.Add(db, time, scope, "logout", $"admin/{scope.AdminId}", scope.TenantId);
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
     }
 
     /// <summary>Every admin, by name.</summary>
@@ -111,12 +111,9 @@ internal sealed class AdminAccounts(TollgateDbContext db, LoginThrottle throttle
             CreatedAt = time.GetUtcNow().UtcDateTime,
         };
         admin.PasswordHash = Hasher.HashPassword(admin, password);
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
         db.Admins.Add(admin);
-        await db.SaveChangesAsync(ct);
-        AuditTrail.Add(db, time, actor, "admin.create", $"admin/{admin.Id}", tenantId, AdminDto.From(admin));
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
+        await AuditTrail.SaveWithEntryAsync(db, () =>
+            AuditTrail.Add(db, time, actor, "admin.create", $"admin/{admin.Id}", tenantId, AdminDto.From(admin)), ct);
         return AdminDto.From(admin);
     }
 
@@ -147,7 +144,7 @@ internal sealed class AdminAccounts(TollgateDbContext db, LoginThrottle throttle
 
         AuditTrail.Add(db, time, actor, "admin.update", $"admin/{admin.Id}", admin.TenantId,
             new { admin.Username, admin.Role, admin.TenantId, passwordChanged = newPassword is not null, sessionsEnded = endsSessions });
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
     }
 
     /// <summary>Deletes an admin; its sessions go with it (cascade), so its cookie gets 401 from the next request.</summary>
@@ -156,7 +153,7 @@ internal sealed class AdminAccounts(TollgateDbContext db, LoginThrottle throttle
         await AdminSessionStore.EndSessionsAsync(db, admin.Id, keep: null, ct);
         db.Admins.Remove(admin);
         AuditTrail.Add(db, time, actor, "admin.delete", $"admin/{admin.Id}", admin.TenantId, new { admin.Username, admin.Role });
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
     }
 
     /// <summary>
@@ -174,7 +171,7 @@ internal sealed class AdminAccounts(TollgateDbContext db, LoginThrottle throttle
         admin.PasswordHash = Hasher.HashPassword(admin, next);
         await AdminSessionStore.EndSessionsAsync(db, admin.Id, keepSession, ct);
         AuditTrail.Add(db, time, scope, "admin.password", $"admin/{admin.Id}", admin.TenantId);
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
         return true;
     }
 
@@ -217,7 +214,7 @@ internal sealed class AdminAccounts(TollgateDbContext db, LoginThrottle throttle
         admin.TotpLastStep = null;
         // Not asked for at login yet, but a new secret replaces any pending one: a change of the account like the others.
         AuditTrail.Add(db, time, scope, "admin.totp.setup", $"admin/{admin.Id}", admin.TenantId);
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
         return admin.TotpSecret;
     }
 
@@ -236,7 +233,7 @@ internal sealed class AdminAccounts(TollgateDbContext db, LoginThrottle throttle
         admin.TotpLastStep = step;
         admin.RecoveryCodeHashes = hashes;
         AuditTrail.Add(db, time, scope, "admin.totp.enable", $"admin/{admin.Id}", admin.TenantId);
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
         return codes;
     }
 
@@ -254,7 +251,7 @@ internal sealed class AdminAccounts(TollgateDbContext db, LoginThrottle throttle
         admin.TotpLastStep = null;
         admin.RecoveryCodeHashes = null;
         AuditTrail.Add(db, time, scope, "admin.totp.disable", $"admin/{admin.Id}", admin.TenantId);
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
         return true;
     }
 

@@ -25,6 +25,22 @@ internal static class AuditTrail
     }
 
     /// <summary>
+    /// Saves the pending change and its entry in one transaction. Not left to <c>SaveChanges</c>' own: on MariaDB
+    /// (MySql.EntityFrameworkCore) an UPDATE and the entry's INSERT sent together committed one by one, so a key
+    /// revocation or an admin's role change stayed when its entry failed (AuditAtomicityTests found it).
+    /// Inside a transaction the caller began, that one holds both.
+    /// </summary>
+    public static async Task SaveAsync(TollgateDbContext db, CancellationToken ct)
+    {
+        await using var own = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null;
+        await db.SaveChangesAsync(ct);
+        if (own is not null)
+        {
+            await own.CommitAsync(ct);
+        }
+    }
+
+    /// <summary>
     /// Saves the pending changes, then the entry <paramref name="addEntry"/> adds, in one transaction: for a change
     /// whose entry names an id the database generates on insert. Inside a transaction the caller began, that one holds both.
     /// </summary>

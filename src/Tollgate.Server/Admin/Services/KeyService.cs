@@ -41,7 +41,7 @@ internal sealed class KeyService(TollgateDbContext db, IChangeFeed changes, Time
         // Revoking keeps the row (its usage history refers to it).
         key.RevokedAt ??= time.GetUtcNow().UtcDateTime;
         AuditTrail.Add(db, time, actor, "key.revoke", $"key/{key.Id}", key.TenantId, new { key.Name, key.Start });
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
         await changes.KeyRevokedAsync(KeyHash.FromBytes(key.Hash), ct);
     }
 

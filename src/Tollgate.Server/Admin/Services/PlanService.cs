@@ -50,7 +50,7 @@ internal sealed class PlanService(TollgateDbContext db, IChangeFeed changes, Tim
     public async Task UpdateAsync(Plan plan, AdminScope actor, CancellationToken ct)
     {
         AuditTrail.Add(db, time, actor, "plan.update", $"plan/{plan.Id}", null, PlanDto.From(plan));
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
         await changes.TenantsChangedAsync(ct);
     }
 
@@ -62,6 +62,6 @@ internal sealed class PlanService(TollgateDbContext db, IChangeFeed changes, Tim
     {
         db.Plans.Remove(plan);
         AuditTrail.Add(db, time, actor, "plan.delete", $"plan/{plan.Id}", null, new { plan.Name });
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
     }
 }

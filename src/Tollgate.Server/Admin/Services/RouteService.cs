@@ -64,7 +64,7 @@ internal sealed class RouteService(TollgateDbContext db, IChangeFeed changes, Ti
     public async Task UpdateAsync(GatewayRoute route, RouteDto before, AdminScope actor, CancellationToken ct)
     {
         AuditTrail.Add(db, time, actor, "route.update", $"route/{route.Id}", null, new { before, after = RouteDto.From(route) });
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
         await changes.RoutesChangedAsync(ct);
     }
 
@@ -73,7 +73,7 @@ internal sealed class RouteService(TollgateDbContext db, IChangeFeed changes, Ti
     {
         db.GatewayRoutes.Remove(route);
         AuditTrail.Add(db, time, actor, "route.delete", $"route/{route.Id}", null, RouteDto.From(route));
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
         await changes.RoutesChangedAsync(ct);
     }
 }

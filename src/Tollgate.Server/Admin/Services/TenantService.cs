@@ -65,7 +65,7 @@ internal sealed class TenantService(TollgateDbContext db, IChangeFeed changes, T
     public async Task UpdateAsync(Tenant tenant, AdminScope actor, CancellationToken ct)
     {
         AuditTrail.Add(db, time, actor, "tenant.update", $"tenant/{tenant.Id}", tenant.Id, TenantDto.From(tenant));
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
         // Requests read the tenant from the directory, so the new plan, limits or status apply from the next one.
         await changes.TenantsChangedAsync(ct);
     }
@@ -75,7 +75,7 @@ internal sealed class TenantService(TollgateDbContext db, IChangeFeed changes, T
     {
         db.Tenants.Remove(tenant);
         AuditTrail.Add(db, time, actor, "tenant.delete", $"tenant/{tenant.Id}", tenant.Id, new { tenant.Name });
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
         await changes.TenantRemovedAsync(tenant.Id, ct);
     }
 
