@@ -210,3 +210,25 @@ public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewP
 /// <param name="GracePeriodSeconds">How long the old key keeps working, 0 to 2,592,000 (30 days). Default 3600.</param>
 /// <param name="ExpiresAt">Optional expiry of the new key (UTC).</param>
 public sealed record RotateKeyRequest(int? GracePeriodSeconds, DateTime? ExpiresAt);
+
+/// <summary>A gateway route as the admin API shows it.</summary>
+/// <param name="Id">Route id.</param>
+/// <param name="Path">Route pattern, e.g. <c>/orders/{**rest}</c>.</param>
+/// <param name="Upstream">Where requests go, e.g. <c>http://127.0.0.1:8080/</c>.</param>
+/// <param name="Metered">False: forwarded without a key, counted nowhere.</param>
+/// <param name="Cost">Units an admitted request counts.</param>
+/// <param name="TimeoutSeconds">How long the upstream may stay silent before a 504.</param>
+public sealed record RouteDto(long Id, string Path, string Upstream, bool Metered, int Cost, int TimeoutSeconds)
+{
+    /// <summary>Maps the entity.</summary>
+    public static RouteDto From(GatewayRoute route) =>
+        new(route.Id, route.Path, route.Upstream, route.Metered, route.Cost, route.TimeoutSeconds);
+}
+
+/// <summary>Body of <c>POST /api/admin/routes</c>.</summary>
+/// <param name="Path">Route pattern.</param>
+/// <param name="Upstream">Absolute http(s) address.</param>
+/// <param name="Metered">Default true.</param>
+/// <param name="Cost">Default 1.</param>
+/// <param name="TimeoutSeconds">Default 30.</param>
+public sealed record CreateRouteRequest(string? Path, string? Upstream, bool? Metered, int? Cost, int? TimeoutSeconds);

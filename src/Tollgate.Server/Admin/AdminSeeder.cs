@@ -19,6 +19,7 @@ internal sealed partial class AdminSeeder(
     TimeProvider time,
     ILogger<AdminSeeder> logger) : IStartupSeeder
 {
+    /// <inheritdoc />
     public async Task SeedAsync(CancellationToken cancellationToken)
     {
         await using (var scope = scopes.CreateAsyncScope())

@@ -20,6 +20,11 @@ public static class AdminServiceCollectionExtensions
         services.AddSingleton<LoginThrottle>();
         services.AddScoped<AdminAccounts>();
         services.AddScoped<AuditQuery>();
+        services.AddScoped<UsageQueries>();
+        services.AddScoped<PlanService>();
+        services.AddScoped<TenantService>();
+        services.AddScoped<KeyService>();
+        services.AddScoped<RouteService>();
         services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, ReadOnlyViewerRequirement>();
         services.AddOptions<CookieAuthenticationOptions>(CookieAuthenticationDefaults.AuthenticationScheme)
             .Configure<AdminSessionStore, Microsoft.Extensions.Options.IOptions<AdminSessionOptions>>((options, store, session) =>

@@ -30,6 +30,7 @@ internal sealed class AdminSessionStore(IServiceScopeFactory scopes, TimeProvide
     // change a role meanwhile either: those are database writes too.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (byte[] Ticket, DateTime EndsAt)> _validated = new();
 
+    /// <inheritdoc />
     public async Task<string> StoreAsync(AuthenticationTicket ticket)
     {
         ArgumentNullException.ThrowIfNull(ticket);
@@ -62,6 +63,7 @@ internal sealed class AdminSessionStore(IServiceScopeFactory scopes, TimeProvide
         return key;
     }
 
+    /// <inheritdoc />
     public async Task RenewAsync(string key, AuthenticationTicket ticket)
     {
         ArgumentNullException.ThrowIfNull(ticket);
@@ -74,6 +76,7 @@ internal sealed class AdminSessionStore(IServiceScopeFactory scopes, TimeProvide
             .ExecuteUpdateAsync(u => u.SetProperty(s => s.Ticket, bytes).SetProperty(s => s.LastSeenAt, now));
     }
 
+    /// <inheritdoc />
     public async Task<AuthenticationTicket?> RetrieveAsync(string key)
     {
         var hash = Hash(key);
@@ -127,6 +130,7 @@ internal sealed class AdminSessionStore(IServiceScopeFactory scopes, TimeProvide
         return TicketSerializer.Default.Deserialize(session.Ticket);
     }
 
+    /// <inheritdoc />
     public async Task RemoveAsync(string key)
     {
         var hash = Hash(key);

@@ -8,10 +8,14 @@ namespace Tollgate.Admin;
 /// <summary>Checks of admin input; each adds what is wrong to an error map that becomes a 400.</summary>
 internal static class AdminValidation
 {
+    /// <summary>Longest name of a plan, tenant, key or admin.</summary>
     public const int MaxNameLength = 100;
+    /// <summary>Largest quota limit.</summary>
     public const long MaxQuota = 1_000_000_000_000;
+    /// <summary>Longest rate window: one day.</summary>
     public const int MaxRateWindowSeconds = 86_400;
 
+    /// <summary>A trimmed name of 1 to <see cref="MaxNameLength"/> printable characters, or null (with an error).</summary>
     public static string? Name(string? value, Dictionary<string, string[]> errors, string field = "name")
     {
         var name = value?.Trim();
@@ -95,6 +99,7 @@ internal static class AdminValidation
         }
     }
 
+    /// <summary>Checks a quota; a missing one is an error only when <paramref name="required"/>.</summary>
     public static void Quota(QuotaDto? quota, Dictionary<string, string[]> errors, string field, bool required)
     {
         if (quota is null)
@@ -118,6 +123,7 @@ internal static class AdminValidation
         }
     }
 
+    /// <summary>Checks an optional rate.</summary>
     public static void Rate(RateDto? rate, Dictionary<string, string[]> errors, string field)
     {
         if (rate is null)
@@ -136,14 +142,18 @@ internal static class AdminValidation
         }
     }
 
+    /// <summary>A 400 listing what is wrong.</summary>
     public static ValidationProblem Problem(Dictionary<string, string[]> errors) => TypedResults.ValidationProblem(errors);
 
+    /// <summary>A 404 saying <paramref name="what"/> does not exist.</summary>
     public static ProblemHttpResult NotFound(string what) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not Found", detail: $"{what} does not exist.");
 
+    /// <summary>A 409.</summary>
     public static ProblemHttpResult Conflict(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: detail);
 
+    /// <summary>A 403.</summary>
     public static ProblemHttpResult Forbidden(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: detail);
 }
@@ -154,8 +164,10 @@ internal static class AdminValidation
 /// </summary>
 internal sealed class MergePatch(JsonElement root, JsonSerializerOptions options)
 {
+    /// <summary>Whether the body is a JSON object (anything else is a 400).</summary>
     public bool IsObject => root.ValueKind == JsonValueKind.Object;
 
+    /// <summary>Whether the body has the member, null or not.</summary>
     public bool Has(string member) => root.TryGetProperty(member, out _);
 
     /// <summary>Reads a present member; false (with an error) when it does not fit <typeparamref name="T"/>.</summary>

@@ -8,6 +8,7 @@ namespace Tollgate.Admin;
 /// <summary><c>/api/admin/admins</c>: super admins create, change and delete admin accounts.</summary>
 internal static class AdminsApi
 {
+    /// <summary>Maps the routes on the admin group.</summary>
     public static void Map(RouteGroupBuilder admin)
     {
         var admins = admin.MapGroup("/admins").WithTags("Admins").RequireAuthorization(AdminPolicies.SuperAdmin);

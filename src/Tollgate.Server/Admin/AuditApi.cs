@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Tollgate.Admin;
@@ -11,10 +9,16 @@ namespace Tollgate.Admin;
 /// </summary>
 internal static class AuditApi
 {
+    /// <summary>Entries of a page when <c>limit</c> is not given.</summary>
     public const int DefaultLimit = 100;
+
+    /// <summary>Most entries of a page.</summary>
     public const int MaxLimit = 1000;
+
+    /// <summary>Entries of a CSV export when <c>limit</c> is not given.</summary>
     public const int MaxCsvRows = 100_000;
 
+    /// <summary>Maps the route on the admin group.</summary>
     public static void Map(RouteGroupBuilder admin) => admin.MapGet("/audit", GetAsync).WithTags("Audit");
 
     private static async Task<Results<Ok<List<AuditDto>>, PushStreamHttpResult, ValidationProblem>> GetAsync(
@@ -28,33 +32,12 @@ internal static class AuditApi
 
         var filter = new AuditFilter(actor, tenantId, action, from?.ToUniversalTime(), to?.ToUniversalTime(), before);
         var scope = AdminScope.From(http.User);
-        if (UsageApi.WantsCsv(http.Request))
+        if (CsvExport.Wanted(http.Request))
         {
-            var rows = audit.Query(scope, filter).Take(limit ?? MaxCsvRows);
-            return TypedResults.Stream(stream => WriteCsvAsync(stream, rows, ct), "text/csv; charset=utf-8", "tollgate-audit.csv");
+            var rows = audit.Stream(scope, filter, limit ?? MaxCsvRows);
+            return TypedResults.Stream(stream => CsvExport.WriteAuditAsync(stream, rows, ct), CsvExport.ContentType, "tollgate-audit.csv");
         }
 
         return TypedResults.Ok(await audit.PageAsync(scope, filter, limit ?? DefaultLimit, ct));
-    }
-
-    private static async Task WriteCsvAsync(Stream stream, IQueryable<AuditDto> rows, CancellationToken ct)
-    {
-        await using var writer = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), bufferSize: 64 * 1024);
-        await writer.WriteAsync("id,timestamp,actor,action,target,tenant_id,details\n");
-        var line = new StringBuilder(256);
-        await foreach (var a in Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.AsAsyncEnumerable(rows).WithCancellation(ct))
-        {
-            line.Clear()
-                .Append(a.Id.ToString(CultureInfo.InvariantCulture)).Append(',')
-                .Append(a.Timestamp.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture)).Append(',');
-            UsageApi.AppendCsvField(line, a.Actor).Append(',');
-            UsageApi.AppendCsvField(line, a.Action).Append(',');
-            UsageApi.AppendCsvField(line, a.Target).Append(',')
-                .Append(a.TenantId?.ToString(CultureInfo.InvariantCulture)).Append(',');
-            UsageApi.AppendCsvField(line, a.Details ?? "").Append('\n');
-            await writer.WriteAsync(line, ct);
-        }
-
-        await writer.FlushAsync(ct);
     }
 }

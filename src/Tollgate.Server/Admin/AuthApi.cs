@@ -3,13 +3,13 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Tollgate.Data;
 
 namespace Tollgate.Admin;
 
 /// <summary><c>/api/auth</c>: server-side cookie sessions for admins, login throttling and changing one's password.</summary>
 internal static class AuthApi
 {
+    /// <summary>Maps <c>/api/auth</c>.</summary>
     public static void Map(IEndpointRouteBuilder routes)
     {
         var auth = routes.MapGroup("/api/auth").WithTags("Auth");
@@ -23,7 +23,7 @@ internal static class AuthApi
     }
 
     private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult, ValidationProblem>> LoginAsync(
-        LoginRequest request, HttpContext http, AdminAccounts accounts, LoginThrottle throttle, TollgateDbContext db, CancellationToken ct)
+        LoginRequest request, HttpContext http, AdminAccounts accounts, LoginThrottle throttle, CancellationToken ct)
     {
         if (string.IsNullOrEmpty(request.Username) || string.IsNullOrEmpty(request.Password)
             || request.Username.Length > 100 || request.Password.Length > AdminAccounts.MaxPasswordLength || request.Code?.Length > 64)
@@ -34,10 +34,8 @@ internal static class AuthApi
             });
         }
 
-        // Both limits are checked before the password is hashed: a throttled attempt costs one indexed read, not a PBKDF2 run.
         var address = http.Connection.RemoteIpAddress;
-        var wait = throttle.AddressRetryAfter(address) ?? await throttle.UsernameRetryAfterAsync(db, request.Username, ct);
-        if (wait is { } retryAfter)
+        if (await accounts.LoginRetryAfterAsync(request.Username, address, ct) is { } retryAfter)
         {
             return TooManyAttempts(http, retryAfter);
         }
@@ -87,7 +85,7 @@ internal static class AuthApi
     }
 
     private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> ChangePasswordAsync(
-        ChangePasswordRequest request, HttpContext http, AdminAccounts accounts, LoginThrottle throttle, TollgateDbContext db, CancellationToken ct)
+        ChangePasswordRequest request, HttpContext http, AdminAccounts accounts, CancellationToken ct)
     {
         var scope = AdminScope.From(http.User);
         var errors = new Dictionary<string, string[]>();
@@ -103,7 +101,7 @@ internal static class AuthApi
         }
 
         // A stolen session must not become a way to guess the password: the same throttle as login applies.
-        if (await throttle.UsernameRetryAfterAsync(db, scope.Username, ct) is { } wait)
+        if (await accounts.UsernameRetryAfterAsync(scope.Username, ct) is { } wait)
         {
             return TooManyAttempts(http, wait);
         }
@@ -137,11 +135,11 @@ internal static class AuthApi
             });
 
     private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> DisableTwoFactorAsync(
-        TotpDisableRequest request, HttpContext http, AdminAccounts accounts, LoginThrottle throttle, TollgateDbContext db, CancellationToken ct)
+        TotpDisableRequest request, HttpContext http, AdminAccounts accounts, CancellationToken ct)
     {
         var scope = AdminScope.From(http.User);
         // Like a password change: a stolen session must not become a way to guess the password.
-        if (await throttle.UsernameRetryAfterAsync(db, scope.Username, ct) is { } wait)
+        if (await accounts.UsernameRetryAfterAsync(scope.Username, ct) is { } wait)
         {
             return TooManyAttempts(http, wait);
         }

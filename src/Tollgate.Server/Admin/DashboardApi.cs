@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.EntityFrameworkCore;
 using Tollgate.Data;
 using Tollgate.Keys;
 using Tollgate.Limits;
@@ -14,6 +13,7 @@ namespace Tollgate.Admin;
 /// </summary>
 internal static class DashboardApi
 {
+    /// <summary>Maps <c>/api/dashboard-data</c> and the stream on the admin group.</summary>
     public static void Map(IEndpointRouteBuilder routes, RouteGroupBuilder admin)
     {
         routes.MapGet("/api/dashboard-data", GetAsync).RequireAuthorization(AdminPolicies.Admin).WithTags("Dashboard");
@@ -59,6 +59,7 @@ internal static class DashboardApi
         }
     }
 
+    /// <summary>One snapshot of the live table, of the tenants <paramref name="scope"/> may see.</summary>
     internal static async Task<DashboardDto> SnapshotAsync(
         AdminScope scope, TenantDirectory tenants, ILimitStore limits, ILiveUsageView live, UsageStorageStatus storage, TimeProvider time,
         CancellationToken ct)

@@ -1,16 +1,13 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using Tollgate.Data;
-using Tollgate.Keys;
 
 namespace Tollgate.Admin;
 
 /// <summary><c>/api/admin/plans</c>: plans are shared by every tenant, so only super admins change them.</summary>
 internal static class PlansApi
 {
+    /// <summary>Maps the routes on the admin group.</summary>
     public static void Map(RouteGroupBuilder admin)
     {
         var plans = admin.MapGroup("/plans").WithTags("Plans");
@@ -21,20 +18,14 @@ internal static class PlansApi
         plans.MapDelete("/{id:long}", DeleteAsync).RequireAuthorization(AdminPolicies.SuperAdmin);
     }
 
-    private static async Task<Ok<List<PlanDto>>> ListAsync(TollgateDbContext db, CancellationToken ct)
-    {
-        var plans = await db.Plans.AsNoTracking().OrderBy(p => p.QuotaLimit).ThenBy(p => p.Id).ToListAsync(ct);
-        return TypedResults.Ok(plans.Select(PlanDto.From).ToList());
-    }
+    private static async Task<Ok<List<PlanDto>>> ListAsync(PlanService plans, CancellationToken ct) =>
+        TypedResults.Ok(await plans.ListAsync(ct));
 
-    private static async Task<Results<Ok<PlanDto>, ProblemHttpResult>> GetAsync(long id, TollgateDbContext db, CancellationToken ct)
-    {
-        var plan = await db.Plans.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id, ct);
-        return plan is null ? AdminValidation.NotFound($"Plan {id}") : TypedResults.Ok(PlanDto.From(plan));
-    }
+    private static async Task<Results<Ok<PlanDto>, ProblemHttpResult>> GetAsync(long id, PlanService plans, CancellationToken ct) =>
+        await plans.FindAsync(id, ct) is { } plan ? TypedResults.Ok(plan) : AdminValidation.NotFound($"Plan {id}");
 
     private static async Task<Results<Created<PlanDto>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        CreatePlanRequest request, HttpContext http, TollgateDbContext db, TimeProvider time, CancellationToken ct)
+        CreatePlanRequest request, HttpContext http, PlanService plans, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         var name = AdminValidation.Name(request.Name, errors);
@@ -45,37 +36,20 @@ internal static class PlansApi
             return AdminValidation.Problem(errors);
         }
 
-        if (await db.Plans.AnyAsync(p => p.Name == name, ct))
+        if (await plans.NameTakenAsync(name!, exceptId: null, ct))
         {
             return AdminValidation.Conflict($"A plan named '{name}' already exists.");
         }
 
-        var plan = new Plan
-        {
-            Name = name!,
-            QuotaLimit = request.Quota!.Limit,
-            QuotaPeriod = request.Quota.Period,
-            RateLimit = request.Rate?.Limit,
-            RateWindowSeconds = request.Rate?.WindowSeconds,
-            CreatedAt = time.GetUtcNow().UtcDateTime,
-        };
-        await using (var tx = await db.Database.BeginTransactionAsync(ct))
-        {
-            db.Plans.Add(plan);
-            await db.SaveChangesAsync(ct);
-            AuditTrail.Add(db, time, AdminScope.From(http.User), "plan.create", $"plan/{plan.Id}", null, PlanDto.From(plan));
-            await db.SaveChangesAsync(ct);
-            await tx.CommitAsync(ct);
-        }
-
-        return TypedResults.Created($"/api/admin/plans/{plan.Id}", PlanDto.From(plan));
+        var plan = await plans.CreateAsync(name!, request.Quota!, request.Rate, AdminScope.From(http.User), ct);
+        return TypedResults.Created($"/api/admin/plans/{plan.Id}", plan);
     }
 
     private static async Task<Results<Ok<PlanDto>, ValidationProblem, ProblemHttpResult>> PatchAsync(
-        long id, JsonElement body, HttpContext http, TollgateDbContext db, IChangeFeed changes,
-        IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, TimeProvider time, CancellationToken ct)
+        long id, JsonElement body, HttpContext http, PlanService plans,
+        IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, CancellationToken ct)
     {
-        var plan = await db.Plans.FirstOrDefaultAsync(p => p.Id == id, ct);
+        var plan = await plans.LoadAsync(id, ct);
         if (plan is null)
         {
             return AdminValidation.NotFound($"Plan {id}");
@@ -116,34 +90,30 @@ internal static class PlansApi
             return AdminValidation.Problem(errors);
         }
 
-        if (await db.Plans.AnyAsync(p => p.Name == plan.Name && p.Id != id, ct))
+        if (await plans.NameTakenAsync(plan.Name, exceptId: id, ct))
         {
             return AdminValidation.Conflict($"A plan named '{plan.Name}' already exists.");
         }
 
-        AuditTrail.Add(db, time, AdminScope.From(http.User), "plan.update", $"plan/{id}", null, PlanDto.From(plan));
-        await db.SaveChangesAsync(ct);
-        await changes.TenantsChangedAsync(ct);
+        await plans.UpdateAsync(plan, AdminScope.From(http.User), ct);
         return TypedResults.Ok(PlanDto.From(plan));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        long id, HttpContext http, TollgateDbContext db, TimeProvider time, CancellationToken ct)
+        long id, HttpContext http, PlanService plans, CancellationToken ct)
     {
-        var plan = await db.Plans.FirstOrDefaultAsync(p => p.Id == id, ct);
+        var plan = await plans.LoadAsync(id, ct);
         if (plan is null)
         {
             return AdminValidation.NotFound($"Plan {id}");
         }
 
-        if (await db.Tenants.AnyAsync(t => t.PlanId == id, ct))
+        if (await plans.HasTenantsAsync(id, ct))
         {
             return AdminValidation.Conflict($"Plan '{plan.Name}' still has tenants; move them to another plan first.");
         }
 
-        db.Plans.Remove(plan);
-        AuditTrail.Add(db, time, AdminScope.From(http.User), "plan.delete", $"plan/{id}", null, new { plan.Name });
-        await db.SaveChangesAsync(ct);
+        await plans.DeleteAsync(plan, AdminScope.From(http.User), ct);
         return TypedResults.NoContent();
     }
 }

@@ -1,10 +1,8 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing.Patterns;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Tollgate.Data;
-using Tollgate.Keys;
 
 namespace Tollgate.Admin;
 
@@ -21,6 +19,7 @@ internal static class RoutesApi
     /// <summary>Longest upstream timeout a route may set, in seconds.</summary>
     public const int MaxTimeoutSeconds = 3600;
 
+    /// <summary>Maps the routes on the admin group.</summary>
     public static void Map(RouteGroupBuilder admin)
     {
         var routes = admin.MapGroup("/routes").WithTags("Routes").RequireAuthorization(AdminPolicies.SuperAdmin);
@@ -31,63 +30,41 @@ internal static class RoutesApi
         routes.MapDelete("/{id:long}", DeleteAsync);
     }
 
-    private static async Task<Ok<List<RouteDto>>> ListAsync(TollgateDbContext db, CancellationToken ct)
-    {
-        var routes = await db.GatewayRoutes.AsNoTracking().OrderBy(r => r.Path).ToListAsync(ct);
-        return TypedResults.Ok(routes.Select(RouteDto.From).ToList());
-    }
+    private static async Task<Ok<List<RouteDto>>> ListAsync(RouteService routes, CancellationToken ct) =>
+        TypedResults.Ok(await routes.ListAsync(ct));
 
-    private static async Task<Results<Ok<RouteDto>, ProblemHttpResult>> GetAsync(long id, TollgateDbContext db, CancellationToken ct)
-    {
-        var route = await db.GatewayRoutes.AsNoTracking().FirstOrDefaultAsync(r => r.Id == id, ct);
-        return route is null ? AdminValidation.NotFound($"Route {id}") : TypedResults.Ok(RouteDto.From(route));
-    }
+    private static async Task<Results<Ok<RouteDto>, ProblemHttpResult>> GetAsync(long id, RouteService routes, CancellationToken ct) =>
+        await routes.FindAsync(id, ct) is { } route ? TypedResults.Ok(route) : AdminValidation.NotFound($"Route {id}");
 
     private static async Task<Results<Created<RouteDto>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        CreateRouteRequest request, HttpContext http, TollgateDbContext db, IChangeFeed changes, TimeProvider time, CancellationToken ct)
+        CreateRouteRequest request, HttpContext http, RouteService routes, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
-        var route = new GatewayRoute
-        {
-            Path = Path(request.Path, errors) ?? "",
-            Upstream = Upstream(request.Upstream, errors) ?? "",
-            Metered = request.Metered ?? true,
-            Cost = Cost(request.Cost ?? 1, errors),
-            TimeoutSeconds = Timeout(request.TimeoutSeconds ?? 30, errors),
-            CreatedAt = time.GetUtcNow().UtcDateTime,
-        };
+        var path = Path(request.Path, errors) ?? "";
+        var upstream = Upstream(request.Upstream, errors) ?? "";
+        var cost = Cost(request.Cost ?? 1, errors);
+        var timeout = Timeout(request.TimeoutSeconds ?? 30, errors);
         if (errors.Count > 0)
         {
             return AdminValidation.Problem(errors);
         }
 
-        if (await db.GatewayRoutes.AnyAsync(r => r.Path == route.Path, ct))
+        if (await routes.PathTakenAsync(path, exceptId: null, ct))
         {
-            return AdminValidation.Conflict($"A route for '{route.Path}' already exists.");
+            return AdminValidation.Conflict($"A route for '{path}' already exists.");
         }
 
-        db.GatewayRoutes.Add(route);
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException)
-        {
-            // Two concurrent creates of one path: the unique index lets one through.
-            return AdminValidation.Conflict($"A route for '{route.Path}' already exists.");
-        }
-
-        AuditTrail.Add(db, time, AdminScope.From(http.User), "route.create", $"route/{route.Id}", null, RouteDto.From(route));
-        await db.SaveChangesAsync(ct);
-        await changes.RoutesChangedAsync(ct);
-        return TypedResults.Created($"/api/admin/routes/{route.Id}", RouteDto.From(route));
+        var route = await routes.CreateAsync(path, upstream, request.Metered ?? true, cost, timeout, AdminScope.From(http.User), ct);
+        return route is null
+            ? AdminValidation.Conflict($"A route for '{path}' already exists.")
+            : TypedResults.Created($"/api/admin/routes/{route.Id}", route);
     }
 
     private static async Task<Results<Ok<RouteDto>, ValidationProblem, ProblemHttpResult>> PatchAsync(
-        long id, JsonElement body, HttpContext http, TollgateDbContext db, IChangeFeed changes,
-        IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, TimeProvider time, CancellationToken ct)
+        long id, JsonElement body, HttpContext http, RouteService routes,
+        IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, CancellationToken ct)
     {
-        var route = await db.GatewayRoutes.FirstOrDefaultAsync(r => r.Id == id, ct);
+        var route = await routes.LoadAsync(id, ct);
         if (route is null)
         {
             return AdminValidation.NotFound($"Route {id}");
@@ -132,30 +109,25 @@ internal static class RoutesApi
             return AdminValidation.Problem(errors);
         }
 
-        if (await db.GatewayRoutes.AnyAsync(r => r.Path == route.Path && r.Id != id, ct))
+        if (await routes.PathTakenAsync(route.Path, exceptId: id, ct))
         {
             return AdminValidation.Conflict($"A route for '{route.Path}' already exists.");
         }
 
-        AuditTrail.Add(db, time, AdminScope.From(http.User), "route.update", $"route/{id}", null, new { before, after = RouteDto.From(route) });
-        await db.SaveChangesAsync(ct);
-        await changes.RoutesChangedAsync(ct);
+        await routes.UpdateAsync(route, before, AdminScope.From(http.User), ct);
         return TypedResults.Ok(RouteDto.From(route));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        long id, HttpContext http, TollgateDbContext db, IChangeFeed changes, TimeProvider time, CancellationToken ct)
+        long id, HttpContext http, RouteService routes, CancellationToken ct)
     {
-        var route = await db.GatewayRoutes.FirstOrDefaultAsync(r => r.Id == id, ct);
+        var route = await routes.LoadAsync(id, ct);
         if (route is null)
         {
             return AdminValidation.NotFound($"Route {id}");
         }
 
-        db.GatewayRoutes.Remove(route);
-        AuditTrail.Add(db, time, AdminScope.From(http.User), "route.delete", $"route/{id}", null, RouteDto.From(route));
-        await db.SaveChangesAsync(ct);
-        await changes.RoutesChangedAsync(ct);
+        await routes.DeleteAsync(route, AdminScope.From(http.User), ct);
         return TypedResults.NoContent();
     }
 
@@ -225,25 +197,3 @@ internal static class RoutesApi
         return value;
     }
 }
-
-/// <summary>A gateway route as the admin API shows it.</summary>
-/// <param name="Id">Route id.</param>
-/// <param name="Path">Route pattern, e.g. <c>/orders/{**rest}</c>.</param>
-/// <param name="Upstream">Where requests go, e.g. <c>http://127.0.0.1:8080/</c>.</param>
-/// <param name="Metered">False: forwarded without a key, counted nowhere.</param>
-/// <param name="Cost">Units an admitted request counts.</param>
-/// <param name="TimeoutSeconds">How long the upstream may stay silent before a 504.</param>
-public sealed record RouteDto(long Id, string Path, string Upstream, bool Metered, int Cost, int TimeoutSeconds)
-{
-    /// <summary>Maps the entity.</summary>
-    public static RouteDto From(GatewayRoute route) =>
-        new(route.Id, route.Path, route.Upstream, route.Metered, route.Cost, route.TimeoutSeconds);
-}
-
-/// <summary>Body of <c>POST /api/admin/routes</c>.</summary>
-/// <param name="Path">Route pattern.</param>
-/// <param name="Upstream">Absolute http(s) address.</param>
-/// <param name="Metered">Default true.</param>
-/// <param name="Cost">Default 1.</param>
-/// <param name="TimeoutSeconds">Default 30.</param>
-public sealed record CreateRouteRequest(string? Path, string? Upstream, bool? Metered, int? Cost, int? TimeoutSeconds);

@@ -5,8 +5,10 @@ namespace Tollgate.Admin;
 /// <summary><c>POST /api/admin/setup</c>: creates the demo (a POST, never a GET that changes data).</summary>
 internal static class SetupApi
 {
+    /// <summary>Most days of simulated history one call may ask for.</summary>
     public const int MaxHistoryDays = 90;
 
+    /// <summary>Maps the route on the admin group.</summary>
     public static void Map(RouteGroupBuilder admin) =>
         admin.MapPost("/setup", SetupAsync).RequireAuthorization(AdminPolicies.SuperAdmin).WithTags("Setup");
 

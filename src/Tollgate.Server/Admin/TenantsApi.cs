@@ -1,12 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Tollgate.Data;
-using Tollgate.Keys;
-using Tollgate.Limits;
-using Tollgate.Usage;
 
 namespace Tollgate.Admin;
 
@@ -16,6 +11,10 @@ namespace Tollgate.Admin;
 /// </summary>
 internal static class TenantsApi
 {
+    /// <summary>Longest grace period a rotated key may keep working: 30 days.</summary>
+    public const int MaxGracePeriodSeconds = 30 * 86_400;
+
+    /// <summary>Maps the routes on the admin group.</summary>
     public static void Map(RouteGroupBuilder admin)
     {
         var tenants = admin.MapGroup("/tenants").WithTags("Tenants");
@@ -33,38 +32,23 @@ internal static class TenantsApi
         keys.MapPost("/{keyId:long}/rotate", RotateKeyAsync);
     }
 
-    /// <summary>Longest grace period a rotated key may keep working: 30 days.</summary>
-    public const int MaxGracePeriodSeconds = 30 * 86_400;
-
-    private static async Task<Ok<List<TenantDto>>> ListAsync(HttpContext http, TollgateDbContext db, CancellationToken ct)
-    {
-        var scope = AdminScope.From(http.User);
-        var query = db.Tenants.AsNoTracking();
-        if (!scope.SeesAllTenants)
-        {
-            query = query.Where(t => t.Id == scope.TenantId);
-        }
-
-        var tenants = await query.OrderBy(t => t.Name).ToListAsync(ct);
-        return TypedResults.Ok(tenants.Select(TenantDto.From).ToList());
-    }
+    private static async Task<Ok<List<TenantDto>>> ListAsync(HttpContext http, TenantService tenants, CancellationToken ct) =>
+        TypedResults.Ok(await tenants.ListAsync(AdminScope.From(http.User), ct));
 
     private static async Task<Results<Ok<TenantDto>, ProblemHttpResult>> GetAsync(
-        long id, HttpContext http, TollgateDbContext db, CancellationToken ct)
-    {
-        var tenant = await FindVisibleAsync(db, http, id, ct);
-        return tenant is null ? AdminValidation.NotFound($"Tenant {id}") : TypedResults.Ok(TenantDto.From(tenant));
-    }
+        long id, HttpContext http, TenantService tenants, CancellationToken ct) =>
+        await tenants.FindVisibleAsync(AdminScope.From(http.User), id, ct) is { } tenant
+            ? TypedResults.Ok(tenant)
+            : AdminValidation.NotFound($"Tenant {id}");
 
     private static async Task<Results<Created<TenantDto>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        CreateTenantRequest request, HttpContext http, TollgateDbContext db, IChangeFeed changes,
-        TimeProvider time, CancellationToken ct)
+        CreateTenantRequest request, HttpContext http, TenantService tenants, PlanService plans, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         var name = AdminValidation.Name(request.Name, errors);
         AdminValidation.Quota(request.QuotaOverride, errors, "quotaOverride", required: false);
         AdminValidation.Rate(request.RateOverride, errors, "rateOverride");
-        if (request.PlanId is not { } planId || !await db.Plans.AnyAsync(p => p.Id == planId, ct))
+        if (request.PlanId is not { } planId || !await plans.ExistsAsync(planId, ct))
         {
             errors["planId"] = ["An existing planId is required."];
         }
@@ -74,38 +58,20 @@ internal static class TenantsApi
             return AdminValidation.Problem(errors);
         }
 
-        if (await db.Tenants.AnyAsync(t => t.Name == name, ct))
+        if (await tenants.NameTakenAsync(name!, exceptId: null, ct))
         {
             return AdminValidation.Conflict($"A tenant named '{name}' already exists.");
         }
 
-        var tenant = new Tenant
-        {
-            Name = name!,
-            PlanId = request.PlanId!.Value,
-            Status = TenantStatus.Active,
-            CreatedAt = time.GetUtcNow().UtcDateTime,
-        };
-        ApplyQuotaOverride(tenant, request.QuotaOverride);
-        ApplyRateOverride(tenant, request.RateOverride);
-        await using (var tx = await db.Database.BeginTransactionAsync(ct))
-        {
-            db.Tenants.Add(tenant);
-            await db.SaveChangesAsync(ct);
-            AuditTrail.Add(db, time, AdminScope.From(http.User), "tenant.create", $"tenant/{tenant.Id}", tenant.Id, TenantDto.From(tenant));
-            await db.SaveChangesAsync(ct);
-            await tx.CommitAsync(ct);
-        }
-
-        await changes.TenantsChangedAsync(ct);
-        return TypedResults.Created($"/api/admin/tenants/{tenant.Id}", TenantDto.From(tenant));
+        var tenant = await tenants.CreateAsync(name!, request.PlanId!.Value, request.QuotaOverride, request.RateOverride, AdminScope.From(http.User), ct);
+        return TypedResults.Created($"/api/admin/tenants/{tenant.Id}", tenant);
     }
 
     private static async Task<Results<Ok<TenantDto>, ValidationProblem, ProblemHttpResult>> PatchAsync(
-        long id, JsonElement body, HttpContext http, TollgateDbContext db, IChangeFeed changes,
-        IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, TimeProvider time, CancellationToken ct)
+        long id, JsonElement body, HttpContext http, TenantService tenants, PlanService plans,
+        IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, CancellationToken ct)
     {
-        var tenant = await db.Tenants.FirstOrDefaultAsync(t => t.Id == id, ct);
+        var tenant = await tenants.LoadAsync(id, ct);
         if (tenant is null)
         {
             return AdminValidation.NotFound($"Tenant {id}");
@@ -126,7 +92,7 @@ internal static class TenantsApi
 
         if (patch.TryRead<long?>("planId", errors, out var planId))
         {
-            if (planId is { } p && await db.Plans.AnyAsync(x => x.Id == p, ct))
+            if (planId is { } p && await plans.ExistsAsync(p, ct))
             {
                 tenant.PlanId = p;
             }
@@ -151,13 +117,13 @@ internal static class TenantsApi
         if (patch.TryRead<QuotaDto>("quotaOverride", errors, out var quota))
         {
             AdminValidation.Quota(quota, errors, "quotaOverride", required: false);
-            ApplyQuotaOverride(tenant, quota);
+            TenantService.SetQuotaOverride(tenant, quota);
         }
 
         if (patch.TryRead<RateDto>("rateOverride", errors, out var rate))
         {
             AdminValidation.Rate(rate, errors, "rateOverride");
-            ApplyRateOverride(tenant, rate);
+            TenantService.SetRateOverride(tenant, rate);
         }
 
         if (errors.Count > 0)
@@ -165,128 +131,94 @@ internal static class TenantsApi
             return AdminValidation.Problem(errors);
         }
 
-        if (await db.Tenants.AnyAsync(t => t.Name == tenant.Name && t.Id != id, ct))
+        if (await tenants.NameTakenAsync(tenant.Name, exceptId: id, ct))
         {
             return AdminValidation.Conflict($"A tenant named '{tenant.Name}' already exists.");
         }
 
-        AuditTrail.Add(db, time, AdminScope.From(http.User), "tenant.update", $"tenant/{id}", id, TenantDto.From(tenant));
-        await db.SaveChangesAsync(ct);
-        // Requests read the tenant from the directory, so the new plan, limits or status apply from the next one.
-        await changes.TenantsChangedAsync(ct);
+        await tenants.UpdateAsync(tenant, AdminScope.From(http.User), ct);
         return TypedResults.Ok(TenantDto.From(tenant));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        long id, HttpContext http, TollgateDbContext db, IChangeFeed changes, TimeProvider time, CancellationToken ct)
+        long id, HttpContext http, TenantService tenants, CancellationToken ct)
     {
-        var tenant = await db.Tenants.FirstOrDefaultAsync(t => t.Id == id, ct);
+        var tenant = await tenants.LoadAsync(id, ct);
         if (tenant is null)
         {
             return AdminValidation.NotFound($"Tenant {id}");
         }
 
-        // Keys, users and tenant admins go with the tenant (cascade); the usage history stays for the record.
-        db.Tenants.Remove(tenant);
-        AuditTrail.Add(db, time, AdminScope.From(http.User), "tenant.delete", $"tenant/{id}", id, new { tenant.Name });
-        await db.SaveChangesAsync(ct);
-        await changes.TenantRemovedAsync(id, ct);
+        await tenants.DeleteAsync(tenant, AdminScope.From(http.User), ct);
         return TypedResults.NoContent();
     }
 
     private static async Task<Results<Ok<List<AdminUserDto>>, ProblemHttpResult>> ListUsersAsync(
-        long id, HttpContext http, TollgateDbContext db, CancellationToken ct)
+        long id, HttpContext http, TenantService tenants, CancellationToken ct)
     {
-        if (await FindVisibleAsync(db, http, id, ct) is null)
+        if (await tenants.FindVisibleAsync(AdminScope.From(http.User), id, ct) is null)
         {
             return AdminValidation.NotFound($"Tenant {id}");
         }
 
-        var users = await db.Users.AsNoTracking()
-            .Where(u => u.TenantId == id)
-            .OrderBy(u => u.Id)
-            .Select(u => new AdminUserDto(u.Id, u.Username, u.CreatedAt))
-            .ToListAsync(ct);
-        return TypedResults.Ok(users);
+        return TypedResults.Ok(await tenants.ListUsersAsync(id, ct));
     }
 
     private static async Task<Results<Ok<List<KeyDto>>, ProblemHttpResult>> ListKeysAsync(
-        long id, HttpContext http, TollgateDbContext db, CancellationToken ct)
+        long id, HttpContext http, TenantService tenants, KeyService keys, CancellationToken ct)
     {
-        if (await FindVisibleAsync(db, http, id, ct) is null)
+        if (await tenants.FindVisibleAsync(AdminScope.From(http.User), id, ct) is null)
         {
             return AdminValidation.NotFound($"Tenant {id}");
         }
 
-        var keys = await db.ApiKeys.AsNoTracking().Where(k => k.TenantId == id).OrderBy(k => k.Id).ToListAsync(ct);
-        return TypedResults.Ok(keys.Select(KeyDto.From).ToList());
+        return TypedResults.Ok(await keys.ListAsync(id, ct));
     }
 
     private static async Task<Results<Created<CreatedKeyDto>, ValidationProblem, ProblemHttpResult>> CreateKeyAsync(
-        long id, CreateKeyRequest? request, HttpContext http, TollgateDbContext db, IChangeFeed changes, TimeProvider time, CancellationToken ct)
+        long id, CreateKeyRequest? request, HttpContext http, TenantService tenants, KeyService keys, TimeProvider time, CancellationToken ct)
     {
-        if (await FindVisibleAsync(db, http, id, ct) is null)
+        if (await tenants.FindVisibleAsync(AdminScope.From(http.User), id, ct) is null)
         {
             return AdminValidation.NotFound($"Tenant {id}");
         }
 
         var errors = new Dictionary<string, string[]>();
         var name = string.IsNullOrWhiteSpace(request?.Name) ? "default" : AdminValidation.Name(request.Name, errors);
-        var now = time.GetUtcNow().UtcDateTime;
-        var expiresAt = AdminValidation.FutureTime(request?.ExpiresAt, now, errors, "expiresAt");
-
+        var expiresAt = AdminValidation.FutureTime(request?.ExpiresAt, time.GetUtcNow().UtcDateTime, errors, "expiresAt");
         if (errors.Count > 0)
         {
             return AdminValidation.Problem(errors);
         }
 
-        var (key, entity) = NewKey(id, name!, now, expiresAt);
-        await using (var tx = await db.Database.BeginTransactionAsync(ct))
-        {
-            db.ApiKeys.Add(entity);
-            await db.SaveChangesAsync(ct);
-            AuditTrail.Add(db, time, AdminScope.From(http.User), "key.create", $"key/{entity.Id}", id, new { entity.Name, entity.Start, entity.ExpiresAt });
-            await db.SaveChangesAsync(ct);
-            await tx.CommitAsync(ct);
-        }
-
-        await changes.KeyCreatedAsync(KeyHash.FromBytes(entity.Hash), ct);
-        return TypedResults.Created($"/api/admin/tenants/{id}/keys/{entity.Id}", new CreatedKeyDto(entity.Id, entity.Name, entity.Start, key));
+        var key = await keys.CreateAsync(id, name!, expiresAt, AdminScope.From(http.User), ct);
+        return TypedResults.Created($"/api/admin/tenants/{id}/keys/{key.Id}", key);
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> RevokeKeyAsync(
-        long id, long keyId, HttpContext http, TollgateDbContext db, IChangeFeed changes, TimeProvider time, CancellationToken ct)
+        long id, long keyId, HttpContext http, TenantService tenants, KeyService keys, CancellationToken ct)
     {
-        if (await FindVisibleAsync(db, http, id, ct) is null)
+        if (await tenants.FindVisibleAsync(AdminScope.From(http.User), id, ct) is null)
         {
             return AdminValidation.NotFound($"Tenant {id}");
         }
 
-        var key = await db.ApiKeys.FirstOrDefaultAsync(k => k.Id == keyId && k.TenantId == id, ct);
+        var key = await keys.LoadAsync(id, keyId, ct);
         if (key is null)
         {
             return AdminValidation.NotFound($"Key {keyId}");
         }
 
-        // Revoking keeps the row (its usage history refers to it); revoking twice keeps the first time.
-        key.RevokedAt ??= time.GetUtcNow().UtcDateTime;
-        AuditTrail.Add(db, time, AdminScope.From(http.User), "key.revoke", $"key/{keyId}", id, new { key.Name, key.Start });
-        await db.SaveChangesAsync(ct);
-        await changes.KeyRevokedAsync(KeyHash.FromBytes(key.Hash), ct);
+        await keys.RevokeAsync(key, AdminScope.From(http.User), ct);
         return TypedResults.NoContent();
     }
 
-    /// <summary>
-    /// Makes a new key for the tenant of an existing one and lets the old one work for a grace period: clients move to
-    /// the new key without an outage. The new key belongs to the same tenant, so usage history and quota stay one.
-    /// The old key's row is not revoked but given an expiry (never later than the one it had), which every instance
-    /// learns through the change feed.
-    /// </summary>
+    /// <summary>A new key for the tenant of an existing one; the old one keeps working for the grace period (see <see cref="KeyService.RotateAsync"/>).</summary>
     private static async Task<Results<Created<CreatedKeyDto>, ValidationProblem, ProblemHttpResult>> RotateKeyAsync(
-        long id, long keyId, RotateKeyRequest? request, HttpContext http, TollgateDbContext db, IChangeFeed changes,
+        long id, long keyId, RotateKeyRequest? request, HttpContext http, TenantService tenants, KeyService keys,
         TimeProvider time, CancellationToken ct)
     {
-        if (await FindVisibleAsync(db, http, id, ct) is null)
+        if (await tenants.FindVisibleAsync(AdminScope.From(http.User), id, ct) is null)
         {
             return AdminValidation.NotFound($"Tenant {id}");
         }
@@ -300,77 +232,23 @@ internal static class TenantsApi
 
         var now = time.GetUtcNow().UtcDateTime;
         var expiresAt = AdminValidation.FutureTime(request?.ExpiresAt, now, errors, "expiresAt");
-
         if (errors.Count > 0)
         {
             return AdminValidation.Problem(errors);
         }
 
-        var old = await db.ApiKeys.FirstOrDefaultAsync(k => k.Id == keyId && k.TenantId == id, ct);
+        var old = await keys.LoadAsync(id, keyId, ct);
         if (old is null)
         {
             return AdminValidation.NotFound($"Key {keyId}");
         }
 
-        if (old.RevokedAt is not null || old.ExpiresAt <= now)
+        if (!KeyService.Works(old, now))
         {
             return AdminValidation.Conflict($"Key {keyId} no longer works; create a new key instead.");
         }
 
-        var graceEnds = now.AddSeconds(grace);
-        old.ExpiresAt = old.ExpiresAt is { } e && e < graceEnds ? e : graceEnds;
-        var (key, entity) = NewKey(id, old.Name, now, expiresAt);
-        await using (var tx = await db.Database.BeginTransactionAsync(ct))
-        {
-            db.ApiKeys.Add(entity);
-            await db.SaveChangesAsync(ct);
-            AuditTrail.Add(db, time, AdminScope.From(http.User), "key.rotate", $"key/{keyId}", id,
-                new { oldKeyId = keyId, newKeyId = entity.Id, entity.Name, entity.Start, oldKeyExpiresAt = old.ExpiresAt });
-            await db.SaveChangesAsync(ct);
-            await tx.CommitAsync(ct);
-        }
-
-        // Every instance learns the new key and forgets the old one, so its next use reads the new expiry.
-        await changes.KeyCreatedAsync(KeyHash.FromBytes(entity.Hash), ct);
-        await changes.KeyRevokedAsync(KeyHash.FromBytes(old.Hash), ct);
-        return TypedResults.Created($"/api/admin/tenants/{id}/keys/{entity.Id}", new CreatedKeyDto(entity.Id, entity.Name, entity.Start, key));
-    }
-
-    /// <summary>Makes a key and the row that stores its hash; the key itself is never stored.</summary>
-    internal static (string Key, ApiKey Entity) NewKey(long tenantId, string name, DateTime now, DateTime? expiresAt)
-    {
-        var key = ApiKeyFormat.Generate();
-        return (key, new ApiKey
-        {
-            TenantId = tenantId,
-            Name = name,
-            Hash = ApiKeyFormat.HashToBytes(key),
-            Start = ApiKeyFormat.StartOf(key),
-            CreatedAt = now,
-            ExpiresAt = expiresAt,
-        });
-    }
-
-    private static async Task<Tenant?> FindVisibleAsync(TollgateDbContext db, HttpContext http, long id, CancellationToken ct)
-    {
-        var scope = AdminScope.From(http.User);
-        if (!scope.CanSee(id))
-        {
-            return null;
-        }
-
-        return await db.Tenants.AsNoTracking().FirstOrDefaultAsync(t => t.Id == id, ct);
-    }
-
-    private static void ApplyQuotaOverride(Tenant tenant, QuotaDto? quota)
-    {
-        tenant.QuotaOverrideLimit = quota?.Limit;
-        tenant.QuotaOverridePeriod = quota?.Period;
-    }
-
-    private static void ApplyRateOverride(Tenant tenant, RateDto? rate)
-    {
-        tenant.RateOverrideLimit = rate?.Limit;
-        tenant.RateOverrideWindowSeconds = rate?.WindowSeconds;
+        var key = await keys.RotateAsync(old, TimeSpan.FromSeconds(grace), expiresAt, AdminScope.From(http.User), ct);
+        return TypedResults.Created($"/api/admin/tenants/{id}/keys/{key.Id}", key);
     }
 }

@@ -10,7 +10,7 @@ namespace Tollgate.Admin;
 /// The owner of the <c>admins</c> table: accounts, passwords and the sessions a change of them ends. Each change is
 /// saved with its audit entry and the end of the sessions it ends, in one transaction.
 /// </summary>
-internal sealed class AdminAccounts(TollgateDbContext db, TimeProvider time)
+internal sealed class AdminAccounts(TollgateDbContext db, LoginThrottle throttle, TimeProvider time)
 {
     /// <summary>Shortest password an admin may set.</summary>
     public const int MinPasswordLength = 12;
@@ -24,6 +24,17 @@ internal sealed class AdminAccounts(TollgateDbContext db, TimeProvider time)
     // password, so timing does not reveal which admin names exist.
     private static readonly Lazy<string> DummyHash = new(() =>
         Hasher.HashPassword(new Data.Admin { Username = "", PasswordHash = "" }, Guid.NewGuid().ToString()));
+
+    /// <summary>
+    /// How long a login for <paramref name="username"/> from <paramref name="address"/> must wait, or null when it may
+    /// be tried. Both limits are checked before any password is hashed: a throttled attempt costs one indexed read,
+    /// not a PBKDF2 run.
+    /// </summary>
+    public async Task<TimeSpan?> LoginRetryAfterAsync(string username, System.Net.IPAddress? address, CancellationToken ct) =>
+        throttle.AddressRetryAfter(address) ?? await throttle.UsernameRetryAfterAsync(db, username, ct);
+
+    /// <summary>How long checks of <paramref name="username"/>'s password must wait after failed logins, or null.</summary>
+    public Task<TimeSpan?> UsernameRetryAfterAsync(string username, CancellationToken ct) => throttle.UsernameRetryAfterAsync(db, username, ct);
 
     /// <summary>The admin with this name and password, or null (after the same work either way).</summary>
     public async Task<Data.Admin?> VerifyAsync(string username, string password, CancellationToken ct)
@@ -61,14 +72,14 @@ internal sealed class AdminAccounts(TollgateDbContext db, TimeProvider time)
             TenantId = admin?.TenantId,
             Details = address is null ? null : System.Text.Json.JsonSerializer.Serialize(new { address }, System.Text.Json.JsonSerializerOptions.Web),
         });
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
     }
 
     /// <summary>Records a logout.</summary>
     public async Task RecordLogoutAsync(AdminScope scope, CancellationToken ct)
     {
         AuditTrail.Add(db, time, scope, "logout", $"admin/{scope.AdminId}", scope.TenantId);
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
     }
 
     /// <summary>Every admin, by name.</summary>
@@ -100,12 +111,9 @@ internal sealed class AdminAccounts(TollgateDbContext db, TimeProvider time)
             CreatedAt = time.GetUtcNow().UtcDateTime,
         };
         admin.PasswordHash = Hasher.HashPassword(admin, password);
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
         db.Admins.Add(admin);
-        await db.SaveChangesAsync(ct);
-        AuditTrail.Add(db, time, actor, "admin.create", $"admin/{admin.Id}", tenantId, AdminDto.From(admin));
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
+        await AuditTrail.SaveWithEntryAsync(db, () =>
+            AuditTrail.Add(db, time, actor, "admin.create", $"admin/{admin.Id}", tenantId, AdminDto.From(admin)), ct);
         return AdminDto.From(admin);
     }
 
@@ -136,7 +144,7 @@ internal sealed class AdminAccounts(TollgateDbContext db, TimeProvider time)
 
         AuditTrail.Add(db, time, actor, "admin.update", $"admin/{admin.Id}", admin.TenantId,
             new { admin.Username, admin.Role, admin.TenantId, passwordChanged = newPassword is not null, sessionsEnded = endsSessions });
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
     }
 
     /// <summary>Deletes an admin; its sessions go with it (cascade), so its cookie gets 401 from the next request.</summary>
@@ -145,7 +153,7 @@ internal sealed class AdminAccounts(TollgateDbContext db, TimeProvider time)
         await AdminSessionStore.EndSessionsAsync(db, admin.Id, keep: null, ct);
         db.Admins.Remove(admin);
         AuditTrail.Add(db, time, actor, "admin.delete", $"admin/{admin.Id}", admin.TenantId, new { admin.Username, admin.Role });
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
     }
 
     /// <summary>
@@ -163,7 +171,7 @@ internal sealed class AdminAccounts(TollgateDbContext db, TimeProvider time)
         admin.PasswordHash = Hasher.HashPassword(admin, next);
         await AdminSessionStore.EndSessionsAsync(db, admin.Id, keepSession, ct);
         AuditTrail.Add(db, time, scope, "admin.password", $"admin/{admin.Id}", admin.TenantId);
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
         return true;
     }
 
@@ -204,7 +212,9 @@ internal sealed class AdminAccounts(TollgateDbContext db, TimeProvider time)
 
         admin.TotpSecret = TwoFactor.NewSecret();
         admin.TotpLastStep = null;
-        await db.SaveChangesAsync(ct);
+        // Not asked for at login yet, but a new secret replaces any pending one: a change of the account like the others.
+        AuditTrail.Add(db, time, scope, "admin.totp.setup", $"admin/{admin.Id}", admin.TenantId);
+        await AuditTrail.SaveAsync(db, ct);
         return admin.TotpSecret;
     }
 
@@ -223,7 +233,7 @@ internal sealed class AdminAccounts(TollgateDbContext db, TimeProvider time)
         admin.TotpLastStep = step;
         admin.RecoveryCodeHashes = hashes;
         AuditTrail.Add(db, time, scope, "admin.totp.enable", $"admin/{admin.Id}", admin.TenantId);
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
         return codes;
     }
 
@@ -241,7 +251,7 @@ internal sealed class AdminAccounts(TollgateDbContext db, TimeProvider time)
         admin.TotpLastStep = null;
         admin.RecoveryCodeHashes = null;
         AuditTrail.Add(db, time, scope, "admin.totp.disable", $"admin/{admin.Id}", admin.TenantId);
-        await db.SaveChangesAsync(ct);
+        await AuditTrail.SaveAsync(db, ct);
         return true;
     }
 

@@ -15,8 +15,16 @@ internal sealed record AuditFilter(string? Actor, long? TenantId, string? Action
 /// <summary>Reads the audit log (the writes are <see cref="AuditTrail"/>'s, in the transaction of each change).</summary>
 internal sealed class AuditQuery(TollgateDbContext db)
 {
+    /// <summary>One page.</summary>
+    public Task<List<AuditDto>> PageAsync(AdminScope scope, AuditFilter filter, int limit, CancellationToken ct) =>
+        Query(scope, filter).Take(limit).ToListAsync(ct);
+
+    /// <summary>Up to <paramref name="limit"/> entries, streamed from the database as they are read (for exports).</summary>
+    public IAsyncEnumerable<AuditDto> Stream(AdminScope scope, AuditFilter filter, int limit) =>
+        Query(scope, filter).Take(limit).AsAsyncEnumerable();
+
     /// <summary>Entries newest first, limited to what <paramref name="scope"/> may see.</summary>
-    public IQueryable<AuditDto> Query(AdminScope scope, AuditFilter filter)
+    private IQueryable<AuditDto> Query(AdminScope scope, AuditFilter filter)
     {
         var query = db.AuditLog.AsNoTracking();
         if (!scope.SeesAllTenants)
@@ -60,8 +68,4 @@ internal sealed class AuditQuery(TollgateDbContext db)
         return query.OrderByDescending(a => a.Id)
             .Select(a => new AuditDto(a.Id, a.Timestamp, a.Actor, a.Action, a.Target, a.TenantId, a.Details));
     }
-
-    /// <summary>One page.</summary>
-    public Task<List<AuditDto>> PageAsync(AdminScope scope, AuditFilter filter, int limit, CancellationToken ct) =>
-        Query(scope, filter).Take(limit).ToListAsync(ct);
 }

@@ -11,6 +11,10 @@ namespace Tollgate.Admin;
 /// simulated past traffic stored through the same batch store as live traffic (raw rows, roll-ups and quota
 /// counters alike), so every screen has something to show.
 /// </summary>
+/// <param name="scopes">Makes the scope of the database context a run uses.</param>
+/// <param name="changes">Tells every instance what a run changed.</param>
+/// <param name="store">Writes the simulated history.</param>
+/// <param name="time">The clock.</param>
 public sealed class DemoData(
     IServiceScopeFactory scopes,
     IChangeFeed changes,
@@ -31,7 +35,11 @@ public sealed class DemoData(
         ("GET", "/api/v1/ping", 10),
     ];
 
-    /// <summary>Creates what is missing of the demo; deletes the demo tenants and their usage first when asked.</summary>
+    /// <summary>
+    /// Creates what is missing of the demo; deletes the demo tenants and their usage first when asked. Everything the
+    /// call changes in the admin tables commits in one transaction with its audit entries, or nothing does; the
+    /// simulated history is written after it, through the batch store.
+    /// </summary>
     /// <param name="reset">Delete the two demo tenants (and their keys, users and usage) before creating them again.</param>
     /// <param name="historyDays">Days of simulated traffic for tenants this call creates (0–90).</param>
     /// <param name="actor">Who asked, for the audit log.</param>
@@ -44,18 +52,21 @@ public sealed class DemoData(
         var now = time.GetUtcNow().UtcDateTime;
         var results = new List<SetupTenantDto>();
         var histories = new List<(TenantContext Tenant, long KeyId, int PerDay)>();
+        var removed = new List<long>();
+        var keys = new List<ApiKey>();
         await using (var scope = scopes.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             if (reset)
             {
-                await DeleteDemoTenantsAsync(db, cancellationToken);
+                removed = await DeleteDemoTenantsAsync(db, actor, cancellationToken);
             }
 
             var plans = new Dictionary<string, Plan>
             {
-                ["Basic"] = await EnsurePlanAsync(db, "Basic", 1_000, null, null, now, cancellationToken),
-                ["Pro"] = await EnsurePlanAsync(db, "Pro", 100_000, 50, 1, now, cancellationToken),
+                ["Basic"] = await EnsurePlanAsync(db, actor, "Basic", 1_000, null, null, now, cancellationToken),
+                ["Pro"] = await EnsurePlanAsync(db, actor, "Pro", 100_000, 50, 1, now, cancellationToken),
             };
 
             foreach (var (name, planName, users, perDay) in Tenants)
@@ -74,26 +85,36 @@ public sealed class DemoData(
                 }
 
                 string? key = null;
-                long keyId = 0;
+                ApiKey? entity = null;
                 if (createKeys)
                 {
-                    var (whole, entity) = TenantsApi.NewKey(tenant.Id, "demo", now, null);
+                    (key, entity) = KeyService.NewKey(tenant.Id, "demo", now, null);
                     db.ApiKeys.Add(entity);
-                    await db.SaveChangesAsync(cancellationToken);
-                    key = whole;
-                    keyId = entity.Id;
-                    await changes.KeyCreatedAsync(KeyHash.FromBytes(entity.Hash), cancellationToken);
+                    keys.Add(entity);
                 }
 
-                AuditTrail.Add(db, time, actor, "setup.demo", $"tenant/{tenant.Id}", tenant.Id, new { created, keyCreated = createKeys, historyDays });
-                await db.SaveChangesAsync(cancellationToken);
+                await AuditTrail.SaveWithEntryAsync(db, () => AuditTrail.Add(db, time, actor, "setup.demo", $"tenant/{tenant.Id}", tenant.Id,
+                    new { created, keyCreated = createKeys, historyDays }), cancellationToken);
                 results.Add(new SetupTenantDto(tenant.Id, tenant.Name, key));
                 if (created && historyDays > 0)
                 {
                     var plan = plans[planName];
-                    histories.Add((TenantContext.From(tenant, plan), keyId, perDay));
+                    histories.Add((TenantContext.From(tenant, plan), entity?.Id ?? 0, perDay));
                 }
             }
+
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        // Only what committed is announced: a failed setup leaves every instance's caches as they were.
+        foreach (var id in removed)
+        {
+            await changes.TenantRemovedAsync(id, cancellationToken);
+        }
+
+        foreach (var entity in keys)
+        {
+            await changes.KeyCreatedAsync(KeyHash.FromBytes(entity.Hash), cancellationToken);
         }
 
         await changes.TenantsChangedAsync(cancellationToken);
@@ -107,32 +128,37 @@ public sealed class DemoData(
         return new SetupResponse(results);
     }
 
-    private static async Task<Plan> EnsurePlanAsync(
-        TollgateDbContext db, string name, long quota, int? rate, int? window, DateTime now, CancellationToken ct)
+    private async Task<Plan> EnsurePlanAsync(
+        TollgateDbContext db, AdminScope actor, string name, long quota, int? rate, int? window, DateTime now, CancellationToken ct)
     {
         var plan = await db.Plans.FirstOrDefaultAsync(p => p.Name == name, ct);
         if (plan is null)
         {
             plan = new Plan { Name = name, QuotaLimit = quota, QuotaPeriod = QuotaPeriod.Month, RateLimit = rate, RateWindowSeconds = window, CreatedAt = now };
             db.Plans.Add(plan);
-            await db.SaveChangesAsync(ct);
+            await AuditTrail.SaveWithEntryAsync(db, () =>
+                AuditTrail.Add(db, time, actor, "plan.create", $"plan/{plan.Id}", null, PlanDto.From(plan)), ct);
         }
 
         return plan;
     }
 
-    private async Task DeleteDemoTenantsAsync(TollgateDbContext db, CancellationToken ct)
+    /// <summary>Deletes the demo tenants with their usage, keys and users; answers their ids.</summary>
+    private async Task<List<long>> DeleteDemoTenantsAsync(TollgateDbContext db, AdminScope actor, CancellationToken ct)
     {
         var names = Tenants.Select(t => t.Name).ToArray();
-        var ids = await db.Tenants.Where(t => names.Contains(t.Name)).Select(t => t.Id).ToListAsync(ct);
-        await db.UsageLogs.Where(l => ids.Contains(l.TenantId)).ExecuteDeleteAsync(ct);
-        await db.UsageRollups.Where(r => ids.Contains(r.TenantId)).ExecuteDeleteAsync(ct);
-        await db.QuotaCounters.Where(c => ids.Contains(c.TenantId)).ExecuteDeleteAsync(ct);
+        var doomed = await db.Tenants.AsNoTracking().Where(t => names.Contains(t.Name)).Select(t => new { t.Id, t.Name }).ToListAsync(ct);
+        var ids = doomed.Select(t => t.Id).ToList();
+        // Through the usage tables' owner, in this context's transaction.
+        await Usage.UsageRecords.DeleteAsync(db, ids, ct);
         await db.Tenants.Where(t => ids.Contains(t.Id)).ExecuteDeleteAsync(ct);
-        foreach (var id in ids)
+        foreach (var tenant in doomed)
         {
-            await changes.TenantRemovedAsync(id, ct);
+            AuditTrail.Add(db, time, actor, "setup.reset", $"tenant/{tenant.Id}", tenant.Id, new { tenant.Name });
         }
+
+        await db.SaveChangesAsync(ct);
+        return ids;
     }
 
     /// <summary>
