@@ -43,11 +43,26 @@ public sealed partial class TelemetryTests(Xunit.Abstractions.ITestOutputHelper 
             }
         }
 
+        // A well-formed key nobody issued: looked up, refused (its first look-up reads the database, the next ones are
+        // answered from the negative cache or the key index).
+        using (var unissued = app.TenantClient("tg_" + new string('A', 32)))
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal(HttpStatusCode.Unauthorized, (await unissued.GetAsync("/api/v1/ping")).StatusCode);
+            }
+        }
+
+        // Every well-formed key's look-up is counted once, by where it was answered (the malformed one never is).
+        Assert.Equal(8, await prometheus.WaitForAsync("sum(tollgate_keys_lookups_total)", 8));
+        Assert.True(await prometheus.ScalarAsync("sum(tollgate_keys_lookups_total{tollgate_keys_source=\"cache\"})") >= 4);
+        Assert.True(await prometheus.ScalarAsync("sum(tollgate_keys_lookups_total{tollgate_keys_source=\"database\"})") >= 1);
+
         // What Tollgate decided, what ASP.NET Core answered, what the writer stored: as sent.
         Assert.Equal(3, await prometheus.WaitForAsync("sum(tollgate_metering_decisions_total{tollgate_decision=\"admitted\"})", 3));
         Assert.Equal(2, await prometheus.WaitForAsync("sum(tollgate_metering_decisions_total{tollgate_decision=\"quota\"})", 2));
-        Assert.Equal(4, await prometheus.WaitForAsync("sum(tollgate_metering_decisions_total{tollgate_decision=\"unauthorized\"})", 4));
-        foreach (var (status, count) in new[] { ("200", 3), ("429", 2), ("401", 4) })
+        Assert.Equal(7, await prometheus.WaitForAsync("sum(tollgate_metering_decisions_total{tollgate_decision=\"unauthorized\"})", 7));
+        foreach (var (status, count) in new[] { ("200", 3), ("429", 2), ("401", 7) })
         {
             Assert.Equal(count, await prometheus.WaitForAsync(
                 $"sum(http_server_request_duration_seconds_count{{http_route=\"/api/v1/ping\",http_response_status_code=\"{status}\"}})", count));
