@@ -12,10 +12,12 @@ public static class OrdersApi
     /// <summary>Maps <c>/orders</c>; the caller decides whether the group is metered.</summary>
     public static RouteGroupBuilder MapOrdersApi(this IEndpointRouteBuilder app)
     {
-        var orders = app.MapGroup("/orders").WithTags("Orders");
-        orders.MapGet("/", List);
-        orders.MapGet("/{id:long}", Get);
-        orders.MapPost("/", Create);
+        // A group without a prefix, so that usage is recorded under "/orders", not "/orders/" (a group's prefix and
+        // an empty route combine into a template with a trailing slash).
+        var orders = app.MapGroup("").WithTags("Orders");
+        orders.MapGet("/orders", List);
+        orders.MapGet("/orders/{id:long}", Get);
+        orders.MapPost("/orders", Create);
         return orders;
     }
 
