@@ -60,10 +60,14 @@ public sealed class SampleEnvironment : IAsyncLifetime
     internal SampleProcess StartSample(IReadOnlyDictionary<string, string> settings) =>
         SampleProcess.Start(_build!.AppDll, _build.Work, settings);
 
-    /// <summary>A client of the sample that sends <paramref name="apiKey"/>.</summary>
-    public HttpClient SampleClient(string apiKey)
+    /// <summary>Starts another sample process on the same build and waits until it listens.</summary>
+    internal Task<SampleProcess> StartListeningSampleAsync(IReadOnlyDictionary<string, string> settings) =>
+        SampleProcess.StartListeningAsync(_build!.AppDll, _build.Work, settings);
+
+    /// <summary>A client of the sample (or of <paramref name="sample"/>) that sends <paramref name="apiKey"/>.</summary>
+    internal HttpClient SampleClient(string apiKey, SampleProcess? sample = null)
     {
-        var client = new HttpClient { BaseAddress = SampleAddress, Timeout = TimeSpan.FromSeconds(30) };
+        var client = new HttpClient { BaseAddress = sample?.Address ?? SampleAddress, Timeout = TimeSpan.FromSeconds(30) };
         client.DefaultRequestHeaders.Add("X-API-KEY", apiKey);
         return client;
     }

@@ -22,17 +22,7 @@ public sealed class SamplePackageTests(SampleEnvironment environment, Xunit.Abst
         var tenant = await environment.Server.CreateTenantAsync(100);
         using var sample = environment.SampleClient(tenant.ApiKey);
         using var server = environment.Server.TenantClient(tenant.ApiKey);
-        var answers = new ConcurrentBag<(bool OnSample, HttpStatusCode Status, Dictionary<string, string> Headers, string Body)>();
-
-        // Every other request goes to the sample, all at once: the two processes race for the same last units.
-        await Parallel.ForAsync(0, 150, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, ct) =>
-        {
-            var onSample = i % 2 == 0;
-            using var response = await (onSample ? sample.GetAsync("/orders", ct) : server.GetAsync("/api/v1/ping", ct));
-            var headers = response.Headers.Concat(response.Content.Headers)
-                .ToDictionary(h => h.Key, h => string.Join(", ", h.Value), StringComparer.OrdinalIgnoreCase);
-            answers.Add((onSample, response.StatusCode, headers, await response.Content.ReadAsStringAsync(ct)));
-        });
+        var answers = await SplitBurstAsync(sample, server, 150);
 
         var admittedOnSample = answers.Count(a => a.OnSample && a.Status == HttpStatusCode.OK);
         var admittedOnServer = answers.Count(a => !a.OnSample && a.Status == HttpStatusCode.OK);
@@ -156,6 +146,31 @@ public sealed class SamplePackageTests(SampleEnvironment environment, Xunit.Abst
     }
 
     [Fact]
+    public async Task WithoutRedis_TheSampleAndTheServerEachCountAlone()
+    {
+        // README says so plainly: without Redis an embedding app is a system of its own that only shares the database.
+        var tenant = await environment.Server.CreateTenantAsync(100);
+        var settings = environment.SampleSettings();
+        settings.Remove("Tollgate:Redis");
+        // Without the change feed, the app reads tenants when it starts: it starts after the tenant exists.
+        await using var alone = await environment.StartListeningSampleAsync(settings);
+        using var sample = environment.SampleClient(tenant.ApiKey, alone);
+        using var server = environment.Server.TenantClient(tenant.ApiKey);
+
+        var answers = await SplitBurstAsync(sample, server, 150);
+        var admittedOnSample = answers.Count(a => a.OnSample && a.Status == HttpStatusCode.OK);
+        var admittedOnServer = answers.Count(a => !a.OnSample && a.Status == HttpStatusCode.OK);
+        output.WriteLine($"Without Redis: {admittedOnSample} admitted by the sample + {admittedOnServer} by the server = {admittedOnSample + admittedOnServer} on a quota of 100");
+        Assert.True(admittedOnSample + admittedOnServer > 100, "two processes without Redis were expected to count alone");
+
+        // Nor does a revocation reach it: the 1 s of CONTRACT §6 is Redis's change feed.
+        using var admin = await environment.Server.AdminClientAsync();
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/api/admin/tenants/{tenant.Id}/keys/{tenant.KeyId}")).StatusCode);
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Assert.Equal(HttpStatusCode.OK, (await sample.GetAsync("/orders")).StatusCode);
+    }
+
+    [Fact]
     public async Task Sample_ConfiguredForMySqlWithOnlyThePostgresPackage_FailsAtStartNamingTollgateStorageMySql()
     {
         // A MySQL connection string to a port nobody listens on: the start must fail before any connection.
@@ -171,6 +186,26 @@ public sealed class SamplePackageTests(SampleEnvironment environment, Xunit.Abst
         Assert.Contains("Tollgate.Storage.MySql", sample.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("Now listening", sample.Output, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// <paramref name="count"/> requests at once, every other one to the sample's <c>GET /orders</c> and the rest to
+    /// the server's <c>GET /api/v1/ping</c>: the two processes race for the same last units of the quota.
+    /// </summary>
+    private static async Task<List<Answer>> SplitBurstAsync(HttpClient sample, HttpClient server, int count)
+    {
+        var answers = new ConcurrentBag<Answer>();
+        await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, ct) =>
+        {
+            var onSample = i % 2 == 0;
+            using var response = await (onSample ? sample.GetAsync("/orders", ct) : server.GetAsync("/api/v1/ping", ct));
+            var headers = response.Headers.Concat(response.Content.Headers)
+                .ToDictionary(h => h.Key, h => string.Join(", ", h.Value), StringComparer.OrdinalIgnoreCase);
+            answers.Add(new Answer(onSample, response.StatusCode, headers, await response.Content.ReadAsStringAsync(ct)));
+        });
+        return [.. answers];
+    }
+
+    private sealed record Answer(bool OnSample, HttpStatusCode Status, Dictionary<string, string> Headers, string Body);
 }
 
 /// <summary>
