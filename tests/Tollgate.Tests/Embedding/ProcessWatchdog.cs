@@ -14,13 +14,15 @@ internal sealed class ProcessWatchdog : IDisposable
 
     private ProcessWatchdog(Process shell) => _shell = shell;
 
-    /// <summary>Kills <paramref name="pid"/> (SIGKILL) once this test process has ended.</summary>
-    public static ProcessWatchdog KillWhenDone(int pid) =>
-        Start($"kill -KILL {pid.ToString(CultureInfo.InvariantCulture)} 2>/dev/null");
+    /// <summary>
+    /// Kills <paramref name="pid"/> (SIGKILL) once this test process has ended, then deletes <paramref name="folder"/>
+    /// if one is given.
+    /// </summary>
+    public static ProcessWatchdog KillWhenDone(int pid, string? folder = null) =>
+        Start($"kill -KILL {pid.ToString(CultureInfo.InvariantCulture)} 2>/dev/null" + (folder is null ? "" : $"; sleep 1; rm -rf {Quoted(folder)}"));
 
     /// <summary>Deletes <paramref name="folder"/> once this test process has ended.</summary>
-    public static ProcessWatchdog DeleteWhenDone(string folder) =>
-        Start($"rm -rf '{folder.Replace("'", "'\\''", StringComparison.Ordinal)}'");
+    public static ProcessWatchdog DeleteWhenDone(string folder) => Start($"rm -rf {Quoted(folder)}");
 
     public void Dispose()
     {
@@ -39,6 +41,8 @@ internal sealed class ProcessWatchdog : IDisposable
 
         _shell.Dispose();
     }
+
+    private static string Quoted(string path) => "'" + path.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     private static ProcessWatchdog Start(string command)
     {

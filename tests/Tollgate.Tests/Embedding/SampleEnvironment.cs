@@ -12,6 +12,7 @@ public sealed class SampleEnvironment : IAsyncLifetime
 {
     private SampleBuild? _build;
     private SampleProcess? _sample;
+    private ProcessWatchdog? _redisWatchdog;
 
     /// <summary>The Redis server both processes share.</summary>
     public RedisServer Redis { get; private set; } = null!;
@@ -29,6 +30,7 @@ public sealed class SampleEnvironment : IAsyncLifetime
     {
         _build = await SampleBuild.CreateAsync();
         Redis = await RedisServer.StartAsync();
+        _redisWatchdog = await WatchAsync(Redis);
         Server = new TollgateApp(DatabaseProvider.Postgres, settings: new Dictionary<string, string?> { ["Tollgate:Redis"] = Redis.Configuration });
         _ = Server.Server; // Migrates the database before the sample starts on it.
         _sample = await SampleProcess.StartListeningAsync(_build.AppDll, _build.Work, SampleSettings());
@@ -72,6 +74,20 @@ public sealed class SampleEnvironment : IAsyncLifetime
         return client;
     }
 
+    /// <summary>
+    /// RedisServer stops its server when disposed, not when the test process is killed; the sample's processes and
+    /// folders have watchdogs, and so does this Redis, found by the pid and folder it reports itself.
+    /// </summary>
+    private static async Task<ProcessWatchdog> WatchAsync(RedisServer redis)
+    {
+        var info = await redis.CliAsync("INFO", "server");
+        var pid = int.Parse(
+            info.Split('\n').Single(l => l.StartsWith("process_id:", StringComparison.Ordinal))["process_id:".Length..].Trim(),
+            System.Globalization.CultureInfo.InvariantCulture);
+        var folder = (await redis.CliAsync("CONFIG", "GET", "dir")).Split('\n').Last().Trim();
+        return ProcessWatchdog.KillWhenDone(pid, folder);
+    }
+
     public async Task DisposeAsync()
     {
         // Each part is stopped even when the one before failed to: no process and no folder outlives the class.
@@ -102,6 +118,7 @@ public sealed class SampleEnvironment : IAsyncLifetime
                 }
                 finally
                 {
+                    _redisWatchdog?.Dispose();
                     _build?.Dispose();
                 }
             }
