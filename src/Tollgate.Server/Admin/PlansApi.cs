@@ -40,6 +40,11 @@ internal static class PlansApi
         var name = AdminValidation.Name(request.Name, errors);
         AdminValidation.Quota(request.Quota, errors, "quota", required: true);
         AdminValidation.Rate(request.Rate, errors, "rate");
+        if (request.AlertThresholds is { } thresholds && Alerts.QuotaThresholds.Problem(thresholds) is { } thresholdProblem)
+        {
+            errors["alertThresholds"] = [thresholdProblem];
+        }
+
         if (errors.Count > 0)
         {
             return AdminValidation.Problem(errors);
@@ -57,6 +62,7 @@ internal static class PlansApi
             QuotaPeriod = request.Quota.Period,
             RateLimit = request.Rate?.Limit,
             RateWindowSeconds = request.Rate?.WindowSeconds,
+            AlertThresholds = Alerts.QuotaThresholds.Normalize(request.AlertThresholds ?? Alerts.QuotaThresholds.Default),
             CreatedAt = time.GetUtcNow().UtcDateTime,
         };
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
@@ -109,6 +115,18 @@ internal static class PlansApi
             AdminValidation.Rate(rate, errors, "rate");
             plan.RateLimit = rate?.Limit;
             plan.RateWindowSeconds = rate?.WindowSeconds;
+        }
+
+        if (patch.TryRead<int[]>("alertThresholds", errors, out var thresholds))
+        {
+            if (Alerts.QuotaThresholds.Problem(thresholds) is { } thresholdProblem)
+            {
+                errors["alertThresholds"] = [thresholdProblem];
+            }
+            else
+            {
+                plan.AlertThresholds = Alerts.QuotaThresholds.Normalize(thresholds!);
+            }
         }
 
         if (errors.Count > 0)
