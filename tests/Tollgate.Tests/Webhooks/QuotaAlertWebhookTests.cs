@@ -155,6 +155,8 @@ public sealed class QuotaAlertWebhookTests
         using var adminA = await a.AdminClientAsync();
         using var adminB = await b.AdminClientAsync();
         var tenant = await a.CreateTenantAsync(5);
+        // Slow answers keep messages leased and in flight while the other instance polls: only the lease keeps it off them.
+        receiver.Delay = TimeSpan.FromMilliseconds(300);
         receiver.Secret = await CreateWebhookAsync(adminA, receiver.Url, null);
         var id = await WebhookIdAsync(adminA);
 

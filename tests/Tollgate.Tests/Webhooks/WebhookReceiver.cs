@@ -40,6 +40,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
     /// <summary>The status to answer the n-th request (1, 2, …).</summary>
     public Func<int, int> Answer { get; set; }
 
+    /// <summary>How long to wait before answering: keeps deliveries in flight while other instances poll.</summary>
+    public TimeSpan Delay { get; set; }
+
     /// <summary>Every request received, in order.</summary>
     public ConcurrentQueue<Delivery> Received { get; } = new();
 
@@ -102,6 +105,11 @@ public sealed class WebhookReceiver : IAsyncDisposable
             catch (Exception ex)
             {
                 verifyError = ex.Message;
+            }
+
+            if (Delay > TimeSpan.Zero)
+            {
+                await Task.Delay(Delay);
             }
 
             var n = Interlocked.Increment(ref _requests);
