@@ -8,7 +8,7 @@ using Tollgate.Data;
 
 #nullable disable
 
-namespace Tollgate.Migrations
+namespace Tollgate.Data.Migrations.MySql
 {
     [DbContext(typeof(MySqlTollgateDbContext))]
     [Migration("20261130181650_QuotaAlertWebhooks")]

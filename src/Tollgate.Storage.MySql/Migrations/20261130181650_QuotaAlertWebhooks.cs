@@ -4,7 +4,7 @@ using MySql.EntityFrameworkCore.Metadata;
 
 #nullable disable
 
-namespace Tollgate.Migrations
+namespace Tollgate.Data.Migrations.MySql
 {
     /// <inheritdoc />
     public partial class QuotaAlertWebhooks : Migration

@@ -9,7 +9,7 @@ using Tollgate.Data;
 
 #nullable disable
 
-namespace Tollgate.Migrations
+namespace Tollgate.Data.Migrations.Postgres
 {
     [DbContext(typeof(PostgresTollgateDbContext))]
     [Migration("20261130181646_QuotaAlertWebhooks")]

@@ -4,7 +4,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 
 #nullable disable
 
-namespace Tollgate.Migrations
+namespace Tollgate.Data.Migrations.Postgres
 {
     /// <inheritdoc />
     public partial class QuotaAlertWebhooks : Migration

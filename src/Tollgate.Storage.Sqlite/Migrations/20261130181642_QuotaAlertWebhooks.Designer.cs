@@ -8,7 +8,7 @@ using Tollgate.Data;
 
 #nullable disable
 
-namespace Tollgate.Migrations
+namespace Tollgate.Data.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteTollgateDbContext))]
     [Migration("20261130181642_QuotaAlertWebhooks")]

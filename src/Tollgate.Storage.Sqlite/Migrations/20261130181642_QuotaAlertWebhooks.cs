@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 
 #nullable disable
 
-namespace Tollgate.Migrations
+namespace Tollgate.Data.Migrations.Sqlite
 {
     /// <inheritdoc />
     public partial class QuotaAlertWebhooks : Migration
