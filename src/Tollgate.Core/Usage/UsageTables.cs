@@ -13,6 +13,12 @@ public static class UsageTables
     /// <summary>Per-minute roll-ups of the log.</summary>
     public const string Rollups = "usage_rollups";
 
+    /// <summary>Per-hour roll-ups: the minute roll-ups' columns with <c>bucket_start</c> on the hour.</summary>
+    public const string HourRollups = "usage_rollups_hour";
+
+    /// <summary>Per-day roll-ups (kept forever): the minute roll-ups' columns with <c>bucket_start</c> at midnight UTC.</summary>
+    public const string DayRollups = "usage_rollups_day";
+
     /// <summary>Admitted requests per tenant and quota period.</summary>
     public const string QuotaCounters = "quota_counters";
 
