@@ -51,8 +51,10 @@ internal sealed class LiveBoard(
     /// <inheritdoc />
     public void Dispose() => _gate.Dispose();
 
+    // A frame of an older directory is never fresh: a tenant just added or renamed shows on the next message.
     private LiveFrame? Fresh(LiveFrame? frame, long asked, TimeSpan maxAge) =>
-        frame is not null && (frame.TakenAt >= asked || time.GetElapsedTime(frame.TakenAt, asked) <= maxAge) ? frame : null;
+        frame is not null && ReferenceEquals(frame.Directory, tenants.All)
+        && (frame.TakenAt >= asked || time.GetElapsedTime(frame.TakenAt, asked) <= maxAge) ? frame : null;
 
     private async Task<LiveFrame> TakeAsync(LiveFrame? previous, CancellationToken ct)
     {

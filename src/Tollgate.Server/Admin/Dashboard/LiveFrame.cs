@@ -138,7 +138,7 @@ internal sealed record LiveFrame(
                 DashboardSort.Errors => (row.ErrorRate, 0),
                 DashboardSort.Reset => (row.ResetAt.Ticks, 0),
                 DashboardSort.Plan => (plans![row.Plan], 0),
-                _ => (listing.Descending ? -i : i, 0.0),
+                _ => (i, 0.0),
             };
             entries[count++] = new SortEntry(sign * first, sign * second, i);
         }
