@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Numerics;
 using Tollgate.Data;
 using Tollgate.Keys;
 using Tollgate.Limits;
@@ -21,7 +22,7 @@ internal sealed record LiveFrame(
     DashboardTotalsDto Totals, DashboardStorageDto Storage)
 {
     private readonly ConcurrentDictionary<(long? Tenant, DashboardView View), Lazy<LivePage>> _pages = new();
-    private readonly ConcurrentDictionary<(long? Tenant, (DashboardSort, bool, string?, string?, string?) Listing), Lazy<int[]>> _listings = new();
+    private readonly ConcurrentDictionary<(long? Tenant, (DashboardSort, bool, string?, string?, string?) Listing, int Depth), Lazy<Listing>> _listings = new();
     private readonly ConcurrentDictionary<(long? Tenant, DashboardView View, long Since), string> _messages = new();
     private Dictionary<long, int>? _indexById;
 
@@ -76,20 +77,22 @@ internal sealed record LiveFrame(
 
     private LivePage CutPage(long? tenant, DashboardView view)
     {
+        // Views that reach about as deep share one listing: the first pages of every viewer of an order cost one pass.
+        var depth = (int)Math.Min(BitOperations.RoundUpToPowerOf2((uint)Math.Max(64, (long)view.Offset + view.Limit)), int.MaxValue);
         var listing = _listings.GetOrAdd(
-            (tenant, view.Listing),
-            static (key, frame) => new Lazy<int[]>(() => frame.List(key.Tenant, key.Listing)),
+            (tenant, view.Listing, depth),
+            static (key, frame) => new Lazy<Listing>(() => frame.List(key.Tenant, key.Listing, key.Depth)),
             this).Value;
-        var start = Math.Min(view.Offset, listing.Length);
-        var count = Math.Min(view.Limit, listing.Length - start);
+        var start = Math.Min(view.Offset, listing.Top.Length);
+        var count = Math.Min(view.Limit, listing.Top.Length - start);
         var page = new DashboardTenantDto[count];
         for (var i = 0; i < count; i++)
         {
-            page[i] = Rows[listing[start + i]];
+            page[i] = Rows[listing.Top[start + i]];
         }
 
         var totals = tenant is null ? Totals : TotalsOf(tenant.Value);
-        return new LivePage(this, view, page, listing.Length, totals);
+        return new LivePage(this, view, page, listing.Matched, totals);
     }
 
     private DashboardTotalsDto TotalsOf(long tenantId)
@@ -106,17 +109,17 @@ internal sealed record LiveFrame(
             row.TenantStatus == TenantStatus.Suspended ? 1 : 0);
     }
 
-    /// <summary>The indexes of the rows that match, in the view's order.</summary>
-    private int[] List(long? tenant, (DashboardSort Sort, bool Descending, string? Status, string? Query, string? Plan) listing)
+    /// <summary>The indexes of the first <paramref name="depth"/> rows that match, in the view's order, and how many match.</summary>
+    private Listing List(long? tenant, (DashboardSort Sort, bool Descending, string? Status, string? Query, string? Plan) listing, int depth)
     {
         if (tenant is { } id)
         {
-            return IndexOf(id) is { } only && Matches(Rows[only], listing.Status, listing.Query, listing.Plan) ? [only] : [];
+            return IndexOf(id) is { } only && Matches(Rows[only], listing.Status, listing.Query, listing.Plan) ? new([only], 1) : new([], 0);
         }
 
         // Sorting keys, not rows: each entry carries its two keys and its name rank (the row index), so the sort
-        // compares numbers only and ties fall to the name, A to Z, in either direction. 100,000 tenants: see
-        // LiveBoardBenchmark / docs in the test output for the measured cost.
+        // compares numbers only and ties fall to the name, A to Z, in either direction. The cost at 100,000 tenants is
+        // in ScaleBrowserTests' output.
         var entries = new SortEntry[Rows.Length];
         var count = 0;
         var plans = listing.Sort == DashboardSort.Plan ? PlanRanks() : null;
@@ -144,19 +147,58 @@ internal sealed record LiveFrame(
         }
 
         var span = entries.AsSpan(0, count);
-        if (listing.Sort != DashboardSort.Name || listing.Descending)
+        if (listing.Sort == DashboardSort.Name && !listing.Descending)
+        {
+            // Already in order: the directory is.
+        }
+        else if (depth < count / 4)
+        {
+            // A page near the top: keep the best `depth` in a heap instead of sorting every match, O(n log depth) with
+            // most entries turned away by one comparison with the heap's worst.
+            span = Best(span, depth);
+        }
+        else
         {
             span.Sort(default(SortEntryOrder));
         }
 
-        var result = new int[count];
-        for (var i = 0; i < count; i++)
+        var top = new int[Math.Min(depth, span.Length)];
+        for (var i = 0; i < top.Length; i++)
         {
-            result[i] = span[i].Index;
+            top[i] = span[i].Index;
         }
 
-        return result;
+        return new Listing(top, count);
     }
+
+    private static Span<SortEntry> Best(Span<SortEntry> entries, int depth)
+    {
+        var order = default(SortEntryOrder);
+        // The root is the worst entry kept.
+        var heap = new PriorityQueue<SortEntry, SortEntry>(depth + 1, Comparer<SortEntry>.Create((x, y) => order.Compare(y, x)));
+        foreach (var entry in entries)
+        {
+            if (heap.Count < depth)
+            {
+                heap.Enqueue(entry, entry);
+            }
+            else if (order.Compare(entry, heap.Peek()) < 0)
+            {
+                heap.EnqueueDequeue(entry, entry);
+            }
+        }
+
+        var best = new SortEntry[heap.Count];
+        for (var i = best.Length - 1; i >= 0; i--)
+        {
+            best[i] = heap.Dequeue();
+        }
+
+        return best;
+    }
+
+    /// <summary>The first rows of a listing (row indexes, in order) and how many rows match in all.</summary>
+    private sealed record Listing(int[] Top, int Matched);
 
     private Dictionary<string, int> PlanRanks()
     {
