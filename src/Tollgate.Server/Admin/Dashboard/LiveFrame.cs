@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Numerics;
 using Tollgate.Data;
@@ -120,7 +121,20 @@ internal sealed record LiveFrame(
         // Sorting keys, not rows: each entry carries its two keys and its name rank (the row index), so the sort
         // compares numbers only and ties fall to the name, A to Z, in either direction. The cost at 100,000 tenants is
         // in ScaleBrowserTests' output.
-        var entries = new SortEntry[Rows.Length];
+        // Pooled for the reason LiveBoard pools its peeks: 2.4 MB at 100,000 tenants, per listing and tick.
+        var entries = ArrayPool<SortEntry>.Shared.Rent(Rows.Length);
+        try
+        {
+            return List(listing, depth, entries);
+        }
+        finally
+        {
+            ArrayPool<SortEntry>.Shared.Return(entries);
+        }
+    }
+
+    private Listing List((DashboardSort Sort, bool Descending, string? Status, string? Query, string? Plan) listing, int depth, SortEntry[] entries)
+    {
         var count = 0;
         var plans = listing.Sort == DashboardSort.Plan ? PlanRanks() : null;
         var sign = listing.Descending ? -1.0 : 1.0;
