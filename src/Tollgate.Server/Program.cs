@@ -3,6 +3,7 @@ using Tollgate.Gateway;
 using Tollgate.Metering;
 using Tollgate.Operations;
 using Tollgate.TenantApi;
+using Tollgate.Webhooks;
 
 // The app's own folder is its content root (appsettings.json, wwwroot), whatever the working directory: a
 // service started as `dotnet /opt/tollgate/Tollgate.Server.dll` from / finds its files. --contentRoot or
@@ -17,6 +18,7 @@ builder.Services.AddTollgateAdmin();
 builder.Services.AddTollgateOperations();
 builder.Services.AddTollgateTelemetry(builder.Configuration);
 builder.Services.AddTollgateGateway(builder.Configuration);
+builder.Services.AddTollgateWebhooks();
 
 var app = builder.Build();
 
@@ -31,6 +33,7 @@ app.UseWhen(
 
 app.MapTenantApi();
 app.MapAdminApi();
+app.MapWebhooksApi();
 app.MapAdminPages();
 app.MapOperations();
 app.MapGateway();

@@ -46,6 +46,13 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
 
     private static readonly (string Head, string Tail) QuotaStatement = Upsert(UsageTables.QuotaCounters, UsageTables.QuotaKey, UsageTables.QuotaSums);
 
+    // The webhooks' outbox. A duplicate key (a replayed batch, a second instance's duplicate) updates nothing: the
+    // no-op assignment keeps the row as it is, where INSERT IGNORE would also silence every other error.
+    private static readonly string InsertAlertsHead =
+        $"INSERT INTO {UsageTables.QuotaAlerts} ({UsageTables.List(UsageTables.AlertColumns, Quote)}) VALUES ";
+
+    private const string InsertAlertsTail = " ON DUPLICATE KEY UPDATE `tenant_id` = `tenant_id`";
+
     public async Task WriteAsync(UsageBatch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -153,6 +160,18 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
             }
 
             await ExecuteAsync(connection, tx, values, QuotaStatement.Tail, ct);
+        }
+
+        if (batch.Alerts.Count > 0)
+        {
+            var values = new RowValues(InsertAlertsHead, batch.Alerts.Count * 80);
+            foreach (var a in batch.Alerts)
+            {
+                values.StartRow().Number(a.TenantId).Number(a.Threshold).Text(EnumNames.Of(a.Period)).Time(a.PeriodStart)
+                    .Number(a.Used).Number(a.Limit).Time(a.CrossedAt).EndRow();
+            }
+
+            await ExecuteAsync(connection, tx, values, InsertAlertsTail, ct);
         }
 
         if (batch.KeysLastUsed.Count > 0)

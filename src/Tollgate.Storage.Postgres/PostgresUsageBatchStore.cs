@@ -40,6 +40,12 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
         UsageTables.RollupSums,
         ["bigint", "timestamptz", "text", "text", "integer", "text", .. UsageTables.RollupSums.Select(_ => "bigint")]);
 
+    // The webhooks' outbox: a crossing stored before (a replayed batch, a second instance's duplicate) inserts nothing.
+    private static readonly string InsertAlerts =
+        $"INSERT INTO {UsageTables.QuotaAlerts} ({UsageTables.List(UsageTables.AlertColumns)}) " +
+        "SELECT * FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::timestamptz[], $5::bigint[], $6::bigint[], $7::timestamptz[]) " +
+        $"ON CONFLICT ({UsageTables.List(UsageTables.AlertKey)}) DO NOTHING";
+
     public async Task WriteAsync(UsageBatch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -103,6 +109,20 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
             command.Parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = Array.ConvertAll(rows, r => AsUtc(r.Key.PeriodStart)) });
             command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = Array.ConvertAll(rows, r => r.Value.Used) });
             command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = Array.ConvertAll(rows, r => r.Value.Unshared) });
+            await command.ExecuteNonQueryAsync(ct);
+        }
+
+        if (batch.Alerts.Count > 0)
+        {
+            var rows = batch.Alerts;
+            await using var command = new NpgsqlCommand(InsertAlerts, connection, tx);
+            command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. rows.Select(r => r.TenantId)] });
+            command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. rows.Select(r => r.Threshold)] });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. rows.Select(r => EnumNames.Of(r.Period))] });
+            command.Parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = [.. rows.Select(r => AsUtc(r.PeriodStart))] });
+            command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. rows.Select(r => r.Used)] });
+            command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. rows.Select(r => r.Limit)] });
+            command.Parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = [.. rows.Select(r => AsUtc(r.CrossedAt))] });
             await command.ExecuteNonQueryAsync(ct);
         }
 

@@ -8,7 +8,7 @@ using Tollgate.Data;
 namespace Tollgate.Usage;
 
 /// <summary>
-/// SQLite's fast path: one connection kept open by the single writer, five statements prepared once on it and
+/// SQLite's fast path: one connection kept open by the single writer, six statements prepared once on it and
 /// re-executed with new values, everything of a batch in one transaction. Roll-ups and counters are additive upserts.
 /// </summary>
 /// <remarks>
@@ -35,6 +35,11 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
         "ON CONFLICT (writer_id) DO UPDATE SET last_sequence = excluded.last_sequence WHERE last_sequence < ?3";
 
     private static readonly string UpsertRollupSql = Upsert(UsageTables.Rollups, UsageTables.RollupKey, UsageTables.RollupSums);
+
+    // The webhooks' outbox: a crossing stored before (a replayed batch, a second instance's duplicate) inserts nothing.
+    private static readonly string InsertAlertSql =
+        $"INSERT INTO {UsageTables.QuotaAlerts} ({UsageTables.List(UsageTables.AlertColumns)}) VALUES ({Parameters(UsageTables.AlertColumns.Count)}) " +
+        $"ON CONFLICT ({UsageTables.List(UsageTables.AlertKey)}) DO NOTHING";
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private SqliteConnection? _connection;
@@ -153,6 +158,19 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
             quota.Execute();
         }
 
+        var alert = statements.InsertAlert;
+        foreach (var a in batch.Alerts)
+        {
+            alert.Bind(1, a.TenantId);
+            alert.Bind(2, a.Threshold);
+            alert.Bind(3, EnumNames.Of(a.Period));
+            alert.Bind(4, a.PeriodStart, text);
+            alert.Bind(5, a.Used);
+            alert.Bind(6, a.Limit);
+            alert.Bind(7, a.CrossedAt, text);
+            alert.Execute();
+        }
+
         var keys = statements.UpdateKey;
         foreach (var (keyId, lastUsed) in batch.KeysLastUsed)
         {
@@ -231,7 +249,7 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
         $"INSERT INTO {table} ({UsageTables.List([.. key, .. sums])}) VALUES ({Parameters(key.Count + sums.Count)}) " +
         $"ON CONFLICT ({UsageTables.List(key)}) DO UPDATE SET {UsageTables.AddTo(sums, c => c, c => "excluded." + c)}";
 
-    /// <summary>The five statements, prepared once per connection.</summary>
+    /// <summary>The six statements, prepared once per connection.</summary>
     private sealed class Statements : IDisposable
     {
         private readonly List<RawStatement> _prepared = [];
@@ -245,6 +263,7 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
                 UpsertQuota = Prepare(db, UpsertQuotaSql);
                 UpdateKey = Prepare(db, UpdateKeySql);
                 AdvanceMark = Prepare(db, AdvanceMarkSql);
+                InsertAlert = Prepare(db, InsertAlertSql);
             }
             catch
             {
@@ -262,6 +281,8 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
         public RawStatement UpdateKey { get; }
 
         public RawStatement AdvanceMark { get; }
+
+        public RawStatement InsertAlert { get; }
 
         public void Dispose()
         {

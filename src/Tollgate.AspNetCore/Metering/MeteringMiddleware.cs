@@ -253,6 +253,9 @@ internal sealed partial class MeteringMiddleware(
         {
             Unshared = decision.Unshared,
             Cost = metadata.Cost,
+            // A few integer comparisons per admitted request, and an allocation only for the one request of a period
+            // that crosses a threshold: its event carries the crossing to the writer, which stores the alert with it.
+            Crossing = decision.Admitted ? Alerts.QuotaThresholds.Crossed(caller.Tenant.AlertThresholds, decision.Quota, metadata.Cost) : null,
             // Hosted endpoints skip the feature lookup: only the gateway's pipeline sets it.
             UpstreamLatencyMicros = metadata.Proxied ? context.Features.Get<UpstreamTiming>()?.Micros ?? 0 : 0,
         };

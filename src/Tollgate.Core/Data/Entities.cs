@@ -23,6 +23,9 @@ public sealed class Plan
     /// <summary>Length of the rate window in seconds; set exactly when <see cref="RateLimit"/> is.</summary>
     public int? RateWindowSeconds { get; set; }
 
+    /// <summary>Percentages of the quota that raise a <c>quota.threshold</c> alert (default 80 and 100), sorted.</summary>
+    public int[] AlertThresholds { get; set; } = [.. Alerts.QuotaThresholds.Default];
+
     /// <summary>When the plan was created (UTC).</summary>
     public DateTime CreatedAt { get; set; }
 }
@@ -66,6 +69,9 @@ public sealed class Tenant
 
     /// <summary>Window of the rate override in seconds.</summary>
     public int? RateOverrideWindowSeconds { get; set; }
+
+    /// <summary>Alert thresholds that replace the plan's, when set.</summary>
+    public int[]? AlertThresholdsOverride { get; set; }
 
     /// <summary>When the tenant was created (UTC).</summary>
     public DateTime CreatedAt { get; set; }

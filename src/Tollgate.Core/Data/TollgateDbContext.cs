@@ -53,6 +53,18 @@ public abstract class TollgateDbContext : DbContext
     /// <summary>Audit log of admin changes.</summary>
     public DbSet<AuditEntry> AuditLog => Set<AuditEntry>();
 
+    /// <summary>Quota thresholds crossed: the webhooks' outbox, written with the usage.</summary>
+    public DbSet<QuotaAlert> QuotaAlerts => Set<QuotaAlert>();
+
+    /// <summary>Webhook endpoints.</summary>
+    public DbSet<WebhookEndpoint> WebhookEndpoints => Set<WebhookEndpoint>();
+
+    /// <summary>Webhook messages: one event for one endpoint, until delivered or failed.</summary>
+    public DbSet<WebhookMessage> WebhookMessages => Set<WebhookMessage>();
+
+    /// <summary>Delivery attempts of webhook messages.</summary>
+    public DbSet<WebhookAttempt> WebhookAttempts => Set<WebhookAttempt>();
+
     /// <summary>Readies the database before the migrations run (SQLite: its folder and WAL mode); nothing by default.</summary>
     protected internal virtual Task PrepareDatabaseAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -89,6 +101,8 @@ internal sealed class PlanConfiguration : IEntityTypeConfiguration<Plan>
         b.ToTable("plans");
         b.Property(p => p.Name).HasMaxLength(100);
         b.HasIndex(p => p.Name).IsUnique();
+        b.Property(p => p.AlertThresholds).HasConversion(ThresholdsConversion.Converter, ThresholdsConversion.Comparer)
+            .HasMaxLength(64).HasDefaultValue(Alerts.QuotaThresholds.Default.ToArray());
     }
 }
 
@@ -100,7 +114,21 @@ internal sealed class TenantConfiguration : IEntityTypeConfiguration<Tenant>
         b.Property(t => t.Name).HasMaxLength(100);
         b.HasIndex(t => t.Name).IsUnique();
         b.HasOne(t => t.Plan).WithMany().HasForeignKey(t => t.PlanId).OnDelete(DeleteBehavior.Restrict);
+        b.Property(t => t.AlertThresholdsOverride).HasConversion((ValueConverter)ThresholdsConversion.Converter, (Microsoft.EntityFrameworkCore.ChangeTracking.ValueComparer)ThresholdsConversion.Comparer).HasMaxLength(64);
     }
+}
+
+/// <summary>Alert thresholds stored as text (<c>80,100</c>): readable in every database, and a plan has a handful.</summary>
+internal static class ThresholdsConversion
+{
+    public static readonly ValueConverter<int[], string> Converter = new(
+        v => Alerts.QuotaThresholds.Format(v),
+        v => Alerts.QuotaThresholds.Parse(v));
+
+    public static readonly Microsoft.EntityFrameworkCore.ChangeTracking.ValueComparer<int[]> Comparer = new(
+        (a, b) => a == null ? b == null : b != null && a.SequenceEqual(b),
+        v => v.Aggregate(17, (h, t) => h * 31 + t),
+        v => v.ToArray());
 }
 
 internal sealed class ApiKeyConfiguration : IEntityTypeConfiguration<ApiKey>

@@ -28,6 +28,14 @@ public sealed class ApiKeyOptions
     public TimeSpan IndexRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// How often each instance re-reads, from the database, the tenants and plans and the state (revoked, expiry) of
+    /// the keys it has used since: the changes made on another instance reach this one within this time even where the
+    /// change feed does not carry them (no Redis, or a message lost while Redis was away). Default 10 seconds; 0 never.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan ResyncInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// Of the keys the key index has never seen, how many a second each instance still checks against the database.
     /// They cover the moment between a key's creation on another instance and the change feed's message about it;
     /// past this budget (a flood of made-up keys) the answer is 401 from memory. Default 50; 0 never checks.

@@ -188,6 +188,50 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
         return Resolve(entry, now);
     }
 
+    /// <summary>
+    /// Re-reads the state of every cached key used since <paramref name="since"/> (revoked, expiry, tenant), in bulk
+    /// and off the request path, so that a revocation or rotation made on another instance applies here too. Known
+    /// keys only: unknown ones expire from the negative cache on their own.
+    /// </summary>
+    /// <returns>How many entries changed.</returns>
+    public async Task<int> RevalidateAsync(DateTime since, CancellationToken ct)
+    {
+        var used = _entries.Where(e => e.Value.KeyId != 0 && Volatile.Read(ref e.Value.LastUsedTicks) >= since.Ticks)
+            .Select(e => (Hash: e.Key, Entry: e.Value)).ToList();
+        var changed = 0;
+        // Chunks keep each IN list well below every provider's parameter limit.
+        foreach (var chunk in used.Chunk(500))
+        {
+            var ids = chunk.Select(c => c.Entry.KeyId).ToArray();
+            await using var scope = _scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+            var rows = await db.ApiKeys.AsNoTracking()
+                .Where(k => ids.Contains(k.Id))
+                .Select(k => new { k.Id, k.TenantId, k.ExpiresAt, k.RevokedAt })
+                .ToDictionaryAsync(k => k.Id, ct);
+            foreach (var (hash, entry) in chunk)
+            {
+                if (!rows.TryGetValue(entry.KeyId, out var row))
+                {
+                    // Deleted with its tenant.
+                    changed += _entries.TryRemove(hash, out _) ? 1 : 0;
+                }
+                else if (row.RevokedAt != entry.RevokedAt || (row.ExpiresAt ?? DateTime.MaxValue) != entry.ExpiresAt || row.TenantId != entry.TenantId)
+                {
+                    // A new entry rather than a change of the shared one: readers never see half of an update.
+                    var fresh = new Entry
+                    {
+                        KeyId = row.Id, TenantId = row.TenantId, ExpiresAt = row.ExpiresAt ?? DateTime.MaxValue, RevokedAt = row.RevokedAt,
+                        LastUsedTicks = Volatile.Read(ref entry.LastUsedTicks),
+                    };
+                    changed += _entries.TryUpdate(hash, fresh, entry) ? 1 : 0;
+                }
+            }
+        }
+
+        return changed;
+    }
+
     /// <summary>When the cache is full, drops the least recently used half. Rare, so a sort is fine.</summary>
     private void MakeRoom()
     {

@@ -13,6 +13,7 @@ public static class KeysServiceCollectionExtensions
         services.TryAddSingleton<TenantDirectory>();
         services.TryAddSingleton<KeyIndex>();
         services.AddHostedService<KeyIndexRefresher>();
+        services.AddHostedService<KeyResync>();
         services.TryAddSingleton<IApiKeyStore, CachedApiKeyStore>();
         services.AddSingleton<Data.IStartupSeeder, TenantDirectoryLoader>();
         services.AddSingleton<Data.IStartupSeeder, KeyIndexLoader>();

@@ -15,6 +15,9 @@ namespace Tollgate.Keys;
 /// <param name="Policy">Effective limits: the plan's with the tenant's overrides.</param>
 public sealed record TenantContext(long Id, string Name, long PlanId, string PlanName, TenantStatus Status, LimitPolicy Policy)
 {
+    /// <summary>Percentages of the quota that raise an alert: the tenant's override, else its plan's.</summary>
+    public IReadOnlyList<int> AlertThresholds { get; init; } = Alerts.QuotaThresholds.Default;
+
     /// <summary>Builds the snapshot of a tenant and its plan.</summary>
     public static TenantContext From(Tenant tenant, Plan plan)
     {
@@ -23,6 +26,9 @@ public sealed record TenantContext(long Id, string Name, long PlanId, string Pla
             tenant.QuotaOverrideLimit is not null ? tenant.QuotaOverridePeriod ?? plan.QuotaPeriod : plan.QuotaPeriod,
             tenant.RateOverrideLimit ?? plan.RateLimit,
             tenant.RateOverrideLimit is not null ? tenant.RateOverrideWindowSeconds : plan.RateWindowSeconds);
-        return new TenantContext(tenant.Id, tenant.Name, plan.Id, plan.Name, tenant.Status, policy);
+        return new TenantContext(tenant.Id, tenant.Name, plan.Id, plan.Name, tenant.Status, policy)
+        {
+            AlertThresholds = tenant.AlertThresholdsOverride ?? plan.AlertThresholds,
+        };
     }
 }

@@ -13,6 +13,7 @@ public sealed class UsageBatch
     private readonly Dictionary<QuotaKey, QuotaIncrement> _quota = [];
     private readonly List<(QuotaKey Key, long Count)> _shared = [];
     private readonly Dictionary<long, DateTime> _keysLastUsed = [];
+    private readonly List<QuotaAlertRow> _alerts = [];
 
     /// <summary>Creates an empty batch.</summary>
     public UsageBatch(int capacity = 0) => _events = new List<UsageEvent>(capacity);
@@ -28,6 +29,12 @@ public sealed class UsageBatch
 
     /// <summary>Latest use of each key in the batch.</summary>
     public IReadOnlyDictionary<long, DateTime> KeysLastUsed => _keysLastUsed;
+
+    /// <summary>
+    /// The quota alerts the batch's events raised, one per tenant, threshold and period: stored with insert-or-ignore
+    /// on <c>quota_alerts</c>' unique key, in the batch's transaction (the webhooks' outbox).
+    /// </summary>
+    public IReadOnlyList<QuotaAlertRow> Alerts => _alerts;
 
     /// <summary>Number of events.</summary>
     public int Count => _events.Count;
@@ -78,6 +85,15 @@ public sealed class UsageBatch
             _quota[quotaKey] = new QuotaIncrement(increment.Used + e.Cost, increment.Unshared + (e.Unshared ? e.Cost : 0));
         }
 
+        if (e.Crossing is { } crossing && e.Outcome == LimitOutcome.Admitted)
+        {
+            foreach (var threshold in crossing.Thresholds)
+            {
+                _alerts.Add(new QuotaAlertRow(
+                    e.TenantId, threshold, e.QuotaPeriod, e.QuotaPeriodStart, crossing.Used, crossing.Limit, e.Timestamp));
+            }
+        }
+
         if (!_keysLastUsed.TryGetValue(e.ApiKeyId, out var last) || last < e.Timestamp)
         {
             _keysLastUsed[e.ApiKeyId] = e.Timestamp;
@@ -117,6 +133,7 @@ public sealed class UsageBatch
         _quota.Clear();
         _shared.Clear();
         _keysLastUsed.Clear();
+        _alerts.Clear();
         Mark = null;
         AlreadyStored = false;
     }
@@ -135,6 +152,17 @@ public readonly record struct UsageBatchMark(string WriterId, long Sequence, lon
     /// </summary>
     public long From => FirstSequence == 0 ? Sequence : FirstSequence;
 }
+
+/// <summary>One <c>quota_alerts</c> row: a tenant's usage crossed a threshold of its quota in a period.</summary>
+/// <param name="TenantId">The tenant.</param>
+/// <param name="Threshold">The percentage crossed.</param>
+/// <param name="Period">The quota period kind.</param>
+/// <param name="PeriodStart">Start of the period (UTC).</param>
+/// <param name="Used">The quota count after the crossing request.</param>
+/// <param name="Limit">The quota.</param>
+/// <param name="CrossedAt">When the crossing request arrived (UTC).</param>
+public readonly record struct QuotaAlertRow(
+    long TenantId, int Threshold, QuotaPeriod Period, DateTime PeriodStart, long Used, long Limit, DateTime CrossedAt);
 
 /// <summary>The identity of a roll-up row.</summary>
 /// <param name="TenantId">Tenant.</param>

@@ -46,6 +46,12 @@ public readonly record struct UsageEvent(
     /// <summary>Of <see cref="LatencyMicros"/>, the time spent waiting for a gateway route's upstream; 0 for hosted endpoints.</summary>
     public long UpstreamLatencyMicros { get; init; }
 
+    /// <summary>
+    /// The alert thresholds this admitted request crossed, or null (nearly always): the writer stores a
+    /// <c>quota_alerts</c> row for each in the same transaction as the request's usage.
+    /// </summary>
+    public Alerts.QuotaCrossing? Crossing { get; init; }
+
     /// <summary>Completed by the writer once the event is stored; only set in synchronous durability.</summary>
     public UsageReceipt? Receipt { get; init; }
 }

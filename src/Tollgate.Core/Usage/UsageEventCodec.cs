@@ -10,20 +10,62 @@ namespace Tollgate.Usage;
 internal static class UsageEventCodec
 {
     /// <summary>The version of the encoding, stored in every spooled batch.</summary>
-    public const byte Format = 3;
+    /// <remarks>4 added <see cref="UsageEvent.Crossing"/>; a spool of format 3 is still read (without crossings).</remarks>
+    public const byte Format = 4;
+
+    /// <summary>The oldest version this build still reads.</summary>
+    public const byte OldestReadable = 3;
 
     /// <summary>Appends the event's fields.</summary>
     public static void Write(BinaryWriter writer, in UsageEvent usageEvent)
     {
         var codec = new Writing(writer);
         Transcode(ref codec, usageEvent);
+        WriteCrossing(writer, usageEvent.Crossing);
     }
 
-    /// <summary>Reads one event written by <see cref="Write"/>.</summary>
-    public static UsageEvent Read(BinaryReader reader)
+    // Format 4: a count of thresholds (0 = no crossing, nearly always one byte), then used, limit and the thresholds.
+    private static void WriteCrossing(BinaryWriter writer, Alerts.QuotaCrossing? crossing)
+    {
+        writer.Write((byte)(crossing?.Thresholds.Count ?? 0));
+        if (crossing is null)
+        {
+            return;
+        }
+
+        writer.Write(crossing.Used);
+        writer.Write(crossing.Limit);
+        foreach (var t in crossing.Thresholds)
+        {
+            writer.Write((byte)t);
+        }
+    }
+
+    private static Alerts.QuotaCrossing? ReadCrossing(BinaryReader reader)
+    {
+        var count = reader.ReadByte();
+        if (count == 0)
+        {
+            return null;
+        }
+
+        var used = reader.ReadInt64();
+        var limit = reader.ReadInt64();
+        var thresholds = new int[count];
+        for (var i = 0; i < count; i++)
+        {
+            thresholds[i] = reader.ReadByte();
+        }
+
+        return new Alerts.QuotaCrossing(used, limit, thresholds);
+    }
+
+    /// <summary>Reads one event written by <see cref="Write"/> in <paramref name="format"/>.</summary>
+    public static UsageEvent Read(BinaryReader reader, byte format = Format)
     {
         var codec = new Reading(reader);
-        return Transcode(ref codec, default);
+        var e = Transcode(ref codec, default);
+        return format >= 4 ? e with { Crossing = ReadCrossing(reader) } : e;
     }
 
     // Writing passes each value to the file and returns it; reading ignores it and returns the stored value. C#

@@ -443,10 +443,10 @@ internal sealed partial class UsageSpool : IDisposable
 
         using var reader = new BinaryReader(new MemoryStream(payload), Encoding.UTF8);
         var format = reader.ReadByte();
-        if (format != UsageEventCodec.Format)
+        if (format is < UsageEventCodec.OldestReadable or > UsageEventCodec.Format)
         {
             throw new InvalidDataException(
-                $"The spool {file.Name} holds events in format {format}; this build reads format {UsageEventCodec.Format}. " +
+                $"The spool {file.Name} holds events in format {format}; this build reads formats {UsageEventCodec.OldestReadable} to {UsageEventCodec.Format}. " +
                 "Start the build that wrote it until its spool is replayed.");
         }
 
@@ -459,7 +459,7 @@ internal sealed partial class UsageSpool : IDisposable
         var count = reader.ReadInt32();
         for (var i = 0; i < count; i++)
         {
-            batch.Add(UsageEventCodec.Read(reader));
+            batch.Add(UsageEventCodec.Read(reader, format));
         }
 
         return true;

@@ -16,6 +16,15 @@ public static class UsageTables
     /// <summary>Admitted requests per tenant and quota period.</summary>
     public const string QuotaCounters = "quota_counters";
 
+    /// <summary>The webhooks' outbox: one row per tenant, threshold and quota period crossed.</summary>
+    public const string QuotaAlerts = "quota_alerts";
+
+    /// <summary>A quota alert's unique key: a replayed or duplicated crossing inserts nothing.</summary>
+    public static IReadOnlyList<string> AlertKey { get; } = ["tenant_id", "threshold", "period", "period_start"];
+
+    /// <summary>The columns an alert row is inserted with, in binding order.</summary>
+    public static IReadOnlyList<string> AlertColumns { get; } = [.. AlertKey, "used", "quota_limit", "crossed_at"];
+
     /// <summary>The columns a log row is inserted with, in binding order.</summary>
     public static IReadOnlyList<string> LogColumns { get; } =
         ["tenant_id", "api_key_id", "timestamp", "method", "endpoint", "status_code", "latency_micros", "outcome", "upstream_latency_micros"];

@@ -20,19 +20,22 @@ public sealed record RateDto([property: JsonRequired] int Limit, [property: Json
 /// <param name="Name">Plan name.</param>
 /// <param name="Quota">The quota.</param>
 /// <param name="Rate">The rate, or null.</param>
-public sealed record PlanDto(long Id, string Name, QuotaDto Quota, RateDto? Rate)
+/// <param name="AlertThresholds">Percentages of the quota that raise a <c>quota.threshold</c> alert.</param>
+public sealed record PlanDto(long Id, string Name, QuotaDto Quota, RateDto? Rate, IReadOnlyList<int> AlertThresholds)
 {
     /// <summary>Maps an entity.</summary>
     public static PlanDto From(Plan p) => new(
         p.Id, p.Name, new QuotaDto(p.QuotaLimit, p.QuotaPeriod),
-        p.RateLimit is { } limit && p.RateWindowSeconds is { } window ? new RateDto(limit, window) : null);
+        p.RateLimit is { } limit && p.RateWindowSeconds is { } window ? new RateDto(limit, window) : null,
+        p.AlertThresholds);
 }
 
 /// <summary>Body of <c>POST /api/admin/plans</c>.</summary>
 /// <param name="Name">Plan name.</param>
 /// <param name="Quota">The quota.</param>
 /// <param name="Rate">The rate, or null.</param>
-public sealed record CreatePlanRequest(string? Name, QuotaDto? Quota, RateDto? Rate);
+/// <param name="AlertThresholds">Alert thresholds in percent; default 80 and 100.</param>
+public sealed record CreatePlanRequest(string? Name, QuotaDto? Quota, RateDto? Rate, IReadOnlyList<int>? AlertThresholds = null);
 
 /// <summary>A tenant.</summary>
 /// <param name="Id">Tenant id.</param>

@@ -39,7 +39,7 @@ public static partial class Pages
 
     /// <summary>
     /// Maps wwwroot's static assets and the pages <c>/</c>, <c>/login</c>, <c>/setup</c>, <c>/plans</c>, <c>/routes</c>,
-    /// <c>/tenants/{id}</c>, <c>/admins</c>, <c>/audit</c> and <c>/account</c>.
+    /// <c>/webhooks</c>, <c>/tenants/{id}</c>, <c>/admins</c>, <c>/audit</c> and <c>/account</c>.
     /// </summary>
     public static IEndpointRouteBuilder MapAdminPages(this IEndpointRouteBuilder routes)
     {
@@ -65,6 +65,7 @@ public static partial class Pages
         pages.MapGet("/tenants/{id:long}", (long id) => Page("tenant.html")).RequireAuthorization(AdminPolicies.Admin);
         pages.MapGet("/plans", () => Page("plans.html")).RequireAuthorization(AdminPolicies.Admin);
         pages.MapGet("/routes", () => Page("routes.html")).RequireAuthorization(AdminPolicies.SuperAdmin);
+        pages.MapGet("/webhooks", () => Page("webhooks.html")).RequireAuthorization(AdminPolicies.Admin);
         pages.MapGet("/setup", () => Page("setup.html")).RequireAuthorization(AdminPolicies.SuperAdmin);
         pages.MapGet("/admins", () => Page("admins.html")).RequireAuthorization(AdminPolicies.SuperAdmin);
         pages.MapGet("/audit", () => Page("audit.html")).RequireAuthorization(AdminPolicies.Admin);

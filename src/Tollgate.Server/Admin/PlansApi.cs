@@ -31,6 +31,11 @@ internal static class PlansApi
         var name = AdminValidation.Name(request.Name, errors);
         AdminValidation.Quota(request.Quota, errors, "quota", required: true);
         AdminValidation.Rate(request.Rate, errors, "rate");
+        if (request.AlertThresholds is { } thresholds && Alerts.QuotaThresholds.Problem(thresholds) is { } thresholdProblem)
+        {
+            errors["alertThresholds"] = [thresholdProblem];
+        }
+
         if (errors.Count > 0)
         {
             return AdminValidation.Problem(errors);
@@ -41,7 +46,9 @@ internal static class PlansApi
             return AdminValidation.Conflict($"A plan named '{name}' already exists.");
         }
 
-        var plan = await plans.CreateAsync(name!, request.Quota!, request.Rate, AdminScope.From(http.User), ct);
+        var plan = await plans.CreateAsync(
+            name!, request.Quota!, request.Rate, Alerts.QuotaThresholds.Normalize(request.AlertThresholds ?? Alerts.QuotaThresholds.Default),
+            AdminScope.From(http.User), ct);
         return TypedResults.Created($"/api/admin/plans/{plan.Id}", plan);
     }
 
@@ -83,6 +90,18 @@ internal static class PlansApi
             AdminValidation.Rate(rate, errors, "rate");
             plan.RateLimit = rate?.Limit;
             plan.RateWindowSeconds = rate?.WindowSeconds;
+        }
+
+        if (patch.TryRead<int[]>("alertThresholds", errors, out var thresholds))
+        {
+            if (Alerts.QuotaThresholds.Problem(thresholds) is { } thresholdProblem)
+            {
+                errors["alertThresholds"] = [thresholdProblem];
+            }
+            else
+            {
+                plan.AlertThresholds = Alerts.QuotaThresholds.Normalize(thresholds!);
+            }
         }
 
         if (errors.Count > 0)

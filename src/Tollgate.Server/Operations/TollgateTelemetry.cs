@@ -18,7 +18,7 @@ public static class TollgateTelemetry
     public const string ServiceName = "tollgate";
 
     /// <summary>Tollgate's meters, one per feature.</summary>
-    public static readonly string[] Meters = [Usage.UsageMetrics.MeterName, Metering.MeteringMetrics.MeterName, Limits.LimitMetrics.MeterName, Keys.CachedApiKeyStore.MeterName];
+    public static readonly string[] Meters = [Usage.UsageMetrics.MeterName, Metering.MeteringMetrics.MeterName, Limits.LimitMetrics.MeterName, Keys.CachedApiKeyStore.MeterName, Webhooks.WebhookMetrics.MeterName];
 
     /// <summary>Tollgate's activity sources, one per feature.</summary>
     public static readonly string[] ActivitySources = [Limits.LimitMetrics.ActivitySourceName, Usage.UsageTracing.ActivitySourceName];

@@ -281,6 +281,14 @@ namespace Tollgate.Data.Migrations.MySql
                         .HasColumnType("bigint")
                         .HasColumnName("id");
 
+                    b.Property<string>("AlertThresholds")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(64)
+                        .HasColumnType("varchar(64)")
+                        .HasDefaultValue("80,100")
+                        .HasColumnName("alert_thresholds");
+
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("datetime(6)")
                         .HasColumnName("created_at");
@@ -319,6 +327,60 @@ namespace Tollgate.Data.Migrations.MySql
                     b.ToTable("plans", (string)null);
                 });
 
+            modelBuilder.Entity("Tollgate.Data.QuotaAlert", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("CrossedAt")
+                        .HasColumnType("datetime(6)")
+                        .HasColumnName("crossed_at");
+
+                    b.Property<DateTime?>("FannedOutAt")
+                        .HasColumnType("datetime(6)")
+                        .HasColumnName("fanned_out_at");
+
+                    b.Property<string>("Period")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("varchar(16)")
+                        .HasColumnName("period");
+
+                    b.Property<DateTime>("PeriodStart")
+                        .HasColumnType("datetime(6)")
+                        .HasColumnName("period_start");
+
+                    b.Property<long>("QuotaLimit")
+                        .HasColumnType("bigint")
+                        .HasColumnName("quota_limit");
+
+                    b.Property<long>("TenantId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<int>("Threshold")
+                        .HasColumnType("int")
+                        .HasColumnName("threshold");
+
+                    b.Property<long>("Used")
+                        .HasColumnType("bigint")
+                        .HasColumnName("used");
+
+                    b.HasKey("Id")
+                        .HasName("pk_quota_alerts");
+
+                    b.HasIndex("FannedOutAt")
+                        .HasDatabaseName("ix_quota_alerts_fanned_out_at");
+
+                    b.HasIndex("TenantId", "Threshold", "Period", "PeriodStart")
+                        .IsUnique()
+                        .HasDatabaseName("ix_quota_alerts_tenant_id_threshold_period_period_start");
+
+                    b.ToTable("quota_alerts", (string)null);
+                });
+
             modelBuilder.Entity("Tollgate.Data.QuotaCounter", b =>
                 {
                     b.Property<long>("TenantId")
@@ -354,6 +416,11 @@ namespace Tollgate.Data.Migrations.MySql
                         .ValueGeneratedOnAdd()
                         .HasColumnType("bigint")
                         .HasColumnName("id");
+
+                    b.Property<string>("AlertThresholdsOverride")
+                        .HasMaxLength(64)
+                        .HasColumnType("varchar(64)")
+                        .HasColumnName("alert_thresholds_override");
 
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("datetime(6)")
@@ -669,6 +736,170 @@ namespace Tollgate.Data.Migrations.MySql
                     b.ToTable("users", (string)null);
                 });
 
+            modelBuilder.Entity("Tollgate.Data.WebhookAttempt", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("AttemptedAt")
+                        .HasColumnType("datetime(6)")
+                        .HasColumnName("attempted_at");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(500)
+                        .HasColumnType("varchar(500)")
+                        .HasColumnName("error");
+
+                    b.Property<long>("MessageId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("message_id");
+
+                    b.Property<DateTime?>("NextAttemptAt")
+                        .HasColumnType("datetime(6)")
+                        .HasColumnName("next_attempt_at");
+
+                    b.Property<int?>("StatusCode")
+                        .HasColumnType("int")
+                        .HasColumnName("status_code");
+
+                    b.HasKey("Id")
+                        .HasName("pk_webhook_attempts");
+
+                    b.HasIndex("MessageId")
+                        .HasDatabaseName("ix_webhook_attempts_message_id");
+
+                    b.ToTable("webhook_attempts", (string)null);
+                });
+
+            modelBuilder.Entity("Tollgate.Data.WebhookEndpoint", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("datetime(6)")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DisabledReason")
+                        .HasMaxLength(200)
+                        .HasColumnType("varchar(200)")
+                        .HasColumnName("disabled_reason");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("tinyint(1)")
+                        .HasColumnName("enabled");
+
+                    b.Property<string>("Events")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("varchar(200)")
+                        .HasColumnName("events");
+
+                    b.Property<string>("Secret")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("varchar(64)")
+                        .HasColumnName("secret");
+
+                    b.Property<long?>("TenantId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("varchar(1000)")
+                        .HasColumnName("url");
+
+                    b.HasKey("Id")
+                        .HasName("pk_webhook_endpoints");
+
+                    b.HasIndex("TenantId")
+                        .HasDatabaseName("ix_webhook_endpoints_tenant_id");
+
+                    b.ToTable("webhook_endpoints", (string)null);
+                });
+
+            modelBuilder.Entity("Tollgate.Data.WebhookMessage", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    b.Property<long?>("AlertId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("alert_id");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("int")
+                        .HasColumnName("attempts");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("datetime(6)")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("EndpointId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("endpoint_id");
+
+                    b.Property<string>("EventType")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("varchar(64)")
+                        .HasColumnName("event_type");
+
+                    b.Property<string>("LeaseOwner")
+                        .HasMaxLength(32)
+                        .HasColumnType("varchar(32)")
+                        .HasColumnName("lease_owner");
+
+                    b.Property<DateTime?>("LeaseUntil")
+                        .HasColumnType("datetime(6)")
+                        .HasColumnName("lease_until");
+
+                    b.Property<DateTime?>("NextAttemptAt")
+                        .HasColumnType("datetime(6)")
+                        .HasColumnName("next_attempt_at");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasColumnType("longtext")
+                        .HasColumnName("payload");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("varchar(16)")
+                        .HasColumnName("status");
+
+                    b.Property<string>("WebhookId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("varchar(40)")
+                        .HasColumnName("webhook_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_webhook_messages");
+
+                    b.HasIndex("WebhookId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_webhook_messages_webhook_id");
+
+                    b.HasIndex("EndpointId", "AlertId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_webhook_messages_endpoint_id_alert_id");
+
+                    b.HasIndex("Status", "NextAttemptAt")
+                        .HasDatabaseName("ix_webhook_messages_status_next_attempt_at");
+
+                    b.ToTable("webhook_messages", (string)null);
+                });
+
             modelBuilder.Entity("Tollgate.Data.Admin", b =>
                 {
                     b.HasOne("Tollgate.Data.Tenant", null)
@@ -718,6 +949,35 @@ namespace Tollgate.Data.Migrations.MySql
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_users_tenants_tenant_id");
+                });
+
+            modelBuilder.Entity("Tollgate.Data.WebhookAttempt", b =>
+                {
+                    b.HasOne("Tollgate.Data.WebhookMessage", null)
+                        .WithMany()
+                        .HasForeignKey("MessageId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_webhook_attempts_webhook_messages_message_id");
+                });
+
+            modelBuilder.Entity("Tollgate.Data.WebhookEndpoint", b =>
+                {
+                    b.HasOne("Tollgate.Data.Tenant", null)
+                        .WithMany()
+                        .HasForeignKey("TenantId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .HasConstraintName("fk_webhook_endpoints_tenants_tenant_id");
+                });
+
+            modelBuilder.Entity("Tollgate.Data.WebhookMessage", b =>
+                {
+                    b.HasOne("Tollgate.Data.WebhookEndpoint", null)
+                        .WithMany()
+                        .HasForeignKey("EndpointId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_webhook_messages_webhook_endpoints_endpoint_id");
                 });
 #pragma warning restore 612, 618
         }

@@ -279,6 +279,14 @@ namespace Tollgate.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
+                    b.Property<string>("AlertThresholds")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("80,100")
+                        .HasColumnName("alert_thresholds");
+
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("created_at");
@@ -317,6 +325,60 @@ namespace Tollgate.Data.Migrations.Sqlite
                     b.ToTable("plans", (string)null);
                 });
 
+            modelBuilder.Entity("Tollgate.Data.QuotaAlert", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("CrossedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("crossed_at");
+
+                    b.Property<DateTime?>("FannedOutAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("fanned_out_at");
+
+                    b.Property<string>("Period")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("period");
+
+                    b.Property<DateTime>("PeriodStart")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("period_start");
+
+                    b.Property<long>("QuotaLimit")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("quota_limit");
+
+                    b.Property<long>("TenantId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<int>("Threshold")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("threshold");
+
+                    b.Property<long>("Used")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("used");
+
+                    b.HasKey("Id")
+                        .HasName("pk_quota_alerts");
+
+                    b.HasIndex("FannedOutAt")
+                        .HasDatabaseName("ix_quota_alerts_fanned_out_at");
+
+                    b.HasIndex("TenantId", "Threshold", "Period", "PeriodStart")
+                        .IsUnique()
+                        .HasDatabaseName("ix_quota_alerts_tenant_id_threshold_period_period_start");
+
+                    b.ToTable("quota_alerts", (string)null);
+                });
+
             modelBuilder.Entity("Tollgate.Data.QuotaCounter", b =>
                 {
                     b.Property<long>("TenantId")
@@ -352,6 +414,11 @@ namespace Tollgate.Data.Migrations.Sqlite
                         .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER")
                         .HasColumnName("id");
+
+                    b.Property<string>("AlertThresholdsOverride")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("alert_thresholds_override");
 
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT")
@@ -667,6 +734,170 @@ namespace Tollgate.Data.Migrations.Sqlite
                     b.ToTable("users", (string)null);
                 });
 
+            modelBuilder.Entity("Tollgate.Data.WebhookAttempt", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("AttemptedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("attempted_at");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("error");
+
+                    b.Property<long>("MessageId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("message_id");
+
+                    b.Property<DateTime?>("NextAttemptAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("next_attempt_at");
+
+                    b.Property<int?>("StatusCode")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("status_code");
+
+                    b.HasKey("Id")
+                        .HasName("pk_webhook_attempts");
+
+                    b.HasIndex("MessageId")
+                        .HasDatabaseName("ix_webhook_attempts_message_id");
+
+                    b.ToTable("webhook_attempts", (string)null);
+                });
+
+            modelBuilder.Entity("Tollgate.Data.WebhookEndpoint", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DisabledReason")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("disabled_reason");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("enabled");
+
+                    b.Property<string>("Events")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("events");
+
+                    b.Property<string>("Secret")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("secret");
+
+                    b.Property<long?>("TenantId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("url");
+
+                    b.HasKey("Id")
+                        .HasName("pk_webhook_endpoints");
+
+                    b.HasIndex("TenantId")
+                        .HasDatabaseName("ix_webhook_endpoints_tenant_id");
+
+                    b.ToTable("webhook_endpoints", (string)null);
+                });
+
+            modelBuilder.Entity("Tollgate.Data.WebhookMessage", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<long?>("AlertId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("alert_id");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("attempts");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("EndpointId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("endpoint_id");
+
+                    b.Property<string>("EventType")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("event_type");
+
+                    b.Property<string>("LeaseOwner")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("lease_owner");
+
+                    b.Property<DateTime?>("LeaseUntil")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("lease_until");
+
+                    b.Property<DateTime?>("NextAttemptAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("next_attempt_at");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("payload");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.Property<string>("WebhookId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("webhook_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_webhook_messages");
+
+                    b.HasIndex("WebhookId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_webhook_messages_webhook_id");
+
+                    b.HasIndex("EndpointId", "AlertId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_webhook_messages_endpoint_id_alert_id");
+
+                    b.HasIndex("Status", "NextAttemptAt")
+                        .HasDatabaseName("ix_webhook_messages_status_next_attempt_at");
+
+                    b.ToTable("webhook_messages", (string)null);
+                });
+
             modelBuilder.Entity("Tollgate.Data.Admin", b =>
                 {
                     b.HasOne("Tollgate.Data.Tenant", null)
@@ -716,6 +947,35 @@ namespace Tollgate.Data.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_users_tenants_tenant_id");
+                });
+
+            modelBuilder.Entity("Tollgate.Data.WebhookAttempt", b =>
+                {
+                    b.HasOne("Tollgate.Data.WebhookMessage", null)
+                        .WithMany()
+                        .HasForeignKey("MessageId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_webhook_attempts_webhook_messages_message_id");
+                });
+
+            modelBuilder.Entity("Tollgate.Data.WebhookEndpoint", b =>
+                {
+                    b.HasOne("Tollgate.Data.Tenant", null)
+                        .WithMany()
+                        .HasForeignKey("TenantId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .HasConstraintName("fk_webhook_endpoints_tenants_tenant_id");
+                });
+
+            modelBuilder.Entity("Tollgate.Data.WebhookMessage", b =>
+                {
+                    b.HasOne("Tollgate.Data.WebhookEndpoint", null)
+                        .WithMany()
+                        .HasForeignKey("EndpointId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_webhook_messages_webhook_endpoints_endpoint_id");
                 });
 #pragma warning restore 612, 618
         }

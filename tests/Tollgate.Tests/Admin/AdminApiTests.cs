@@ -11,6 +11,9 @@ namespace Tollgate.Tests.Admin;
 
 public sealed class AdminApiTests(SharedApp shared) : IClassFixture<SharedApp>
 {
+    // CONTRACT §9: a plan's alert thresholds default to 80 % and 100 %.
+    private static readonly int[] DefaultAlertThresholds = [80, 100];
+
     private readonly TollgateApp _app = shared.App;
 
     [Theory]
@@ -90,7 +93,7 @@ public sealed class AdminApiTests(SharedApp shared) : IClassFixture<SharedApp>
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var plan = await created.ReadJsonAsync();
         var id = plan.GetProperty("id").GetInt64();
-        Assert.Equal(JsonSerializer.Serialize(new { id, name, quota = new { limit = 500, period = "Day" }, rate = new { limit = 5, windowSeconds = 2 } }, JsonSerializerOptions.Web), plan.GetRawText());
+        Assert.Equal(JsonSerializer.Serialize(new { id, name, quota = new { limit = 500, period = "Day" }, rate = new { limit = 5, windowSeconds = 2 }, alertThresholds = DefaultAlertThresholds }, JsonSerializerOptions.Web), plan.GetRawText());
 
         var list = await (await admin.GetAsync("/api/admin/plans")).ReadJsonAsync();
         Assert.Equal(JsonValueKind.Array, list.ValueKind);

@@ -33,6 +33,7 @@ public sealed class RouteByRoleTests
         ["GET /setup"] = new("/setup", null, [302, 302, 302, 302, 200]),
         ["GET /admins"] = new("/admins", null, [302, 302, 302, 302, 200]),
         ["GET /routes"] = new("/routes", null, [302, 302, 302, 302, 200]),
+        ["GET /webhooks"] = new("/webhooks", null, [302, 200, 200, 200, 200]),
 
         ["POST /api/auth/login"] = new("/api/auth/login", """{"username":"{unique}","password":"wrong"}""", [401, 401, 401, 401, 401]),
         ["GET /api/auth/me"] = new("/api/auth/me", null, [401, 200, 200, 200, 200]),
@@ -81,6 +82,18 @@ public sealed class RouteByRoleTests
         ["GET /api/admin/routes/{id:long}"] = new("/api/admin/routes/999999999", null, [401, 403, 403, 403, 404]),
         ["PATCH /api/admin/routes/{id:long}"] = new("/api/admin/routes/999999999", """{"cost":2}""", [401, 403, 403, 403, 404]),
         ["DELETE /api/admin/routes/{id:long}"] = new("/api/admin/routes/999999999", null, [401, 403, 403, 403, 404]),
+
+        // Webhooks: a tenant admin manages its own tenant's (the tenant admin of another tenant gets 404, or 403 for an
+        // endpoint of every tenant), a viewer reads. An id that does not exist is 404 for whoever may look.
+        ["GET /api/admin/webhooks"] = new("/api/admin/webhooks", null, [401, 200, 200, 200, 200]),
+        ["POST /api/admin/webhooks"] = new("/api/admin/webhooks", """{"url":"http://127.0.0.1:9/rbr","tenantId":{tenant}}""", [401, 403, 404, 201, 201]),
+        ["GET /api/admin/webhooks/{id:long}"] = new("/api/admin/webhooks/999999999", null, [401, 404, 404, 404, 404]),
+        ["PATCH /api/admin/webhooks/{id:long}"] = new("/api/admin/webhooks/999999999", """{"enabled":false}""", [401, 403, 404, 404, 404]),
+        ["DELETE /api/admin/webhooks/{id:long}"] = new("/api/admin/webhooks/999999999", null, [401, 403, 404, 404, 404]),
+        ["POST /api/admin/webhooks/{id:long}/test"] = new("/api/admin/webhooks/999999999/test", "", [401, 403, 404, 404, 404]),
+        ["GET /api/admin/webhooks/{id:long}/deliveries"] = new("/api/admin/webhooks/999999999/deliveries", null, [401, 404, 404, 404, 404]),
+        ["GET /api/admin/alerts"] = new("/api/admin/alerts", null, [401, 200, 200, 200, 200]),
+        ["PUT /api/admin/tenants/{id:long}/alert-thresholds"] = new("/api/admin/tenants/{tenant}/alert-thresholds", """{"alertThresholds":[50,100]}""", [401, 403, 403, 403, 200]),
     };
 
     private static readonly string[] RoleNames = ["none", "Viewer", "TenantAdmin of another tenant", "TenantAdmin", "SuperAdmin"];
@@ -88,7 +101,11 @@ public sealed class RouteByRoleTests
     [Fact]
     public async Task EveryAdminRoute_AnswersEachRoleAsItsRuleSays()
     {
-        await using var app = new TollgateApp(settings: new Dictionary<string, string?> { ["Tollgate:Admin:Login:MaxFailuresPerAddress"] = "1000" });
+        await using var app = new TollgateApp(settings: new Dictionary<string, string?>
+        {
+            ["Tollgate:Admin:Login:MaxFailuresPerAddress"] = "1000",
+            ["Tollgate:Webhooks:AllowPrivateNetworks"] = "true",
+        });
         var routes = AdminRoutes(app);
         var missing = routes.Except(Rules.Keys).ToList();
         var stale = Rules.Keys.Except(routes).ToList();

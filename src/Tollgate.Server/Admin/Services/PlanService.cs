@@ -26,7 +26,8 @@ internal sealed class PlanService(TollgateDbContext db, IChangeFeed changes, Tim
         exceptId is { } id ? db.Plans.AnyAsync(p => p.Name == name && p.Id != id, ct) : db.Plans.AnyAsync(p => p.Name == name, ct);
 
     /// <summary>Creates a plan; a unique-name race ends in the unique index (409 from the error handler).</summary>
-    public async Task<PlanDto> CreateAsync(string name, QuotaDto quota, RateDto? rate, AdminScope actor, CancellationToken ct)
+    public async Task<PlanDto> CreateAsync(
+        string name, QuotaDto quota, RateDto? rate, IReadOnlyList<int> alertThresholds, AdminScope actor, CancellationToken ct)
     {
         var plan = new Plan
         {
@@ -35,6 +36,7 @@ internal sealed class PlanService(TollgateDbContext db, IChangeFeed changes, Tim
             QuotaPeriod = quota.Period,
             RateLimit = rate?.Limit,
             RateWindowSeconds = rate?.WindowSeconds,
+            AlertThresholds = [.. alertThresholds],
             CreatedAt = time.GetUtcNow().UtcDateTime,
         };
         db.Plans.Add(plan);

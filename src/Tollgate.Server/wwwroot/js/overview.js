@@ -309,3 +309,23 @@ initAddTenant();
 openStream();
 await initShell();
 await plansLoaded;
+
+// Tenants that crossed an alert threshold in their current quota period (the events webhooks are sent for); a small
+// list above the table, read every 30 s rather than pushed: it changes a few times a period.
+async function showQuotaAlerts() {
+  const box = $('#quota-alerts');
+  try {
+    const alerts = await api('/api/admin/alerts');
+    box.hidden = alerts.length === 0;
+    box.replaceChildren(el('strong', {}, 'Quota alerts this period: '), ...alerts.slice(0, 10).flatMap((a, i) => [
+      i ? ', ' : '',
+      el('a', { href: `/tenants/${a.tenantId}` }, a.tenantName),
+      ` ≥ ${a.threshold} % (${fmtNumber(a.used)}/${fmtNumber(a.limit)}, since ${fmtTime(a.crossedAt)})`,
+    ]), alerts.length > 10 ? ` and ${alerts.length - 10} more` : '');
+  } catch {
+    // The table's own indicator tells of a lost connection.
+  }
+}
+
+await showQuotaAlerts();
+setInterval(showQuotaAlerts, 30_000);

@@ -1,0 +1,59 @@
+using Microsoft.Extensions.Options;
+
+namespace Tollgate.Keys;
+
+/// <summary>
+/// Every <see cref="ApiKeyOptions.ResyncInterval"/>, re-reads the tenant directory and the state of the keys used
+/// since the last pass: what another instance changed (a revocation, a rotation, a suspension, a plan change) applies
+/// here within that time even without a change feed between the instances. With Redis the feed is faster; this is
+/// its safety net.
+/// </summary>
+internal sealed partial class KeyResync(
+    IApiKeyStore keys, TenantDirectory directory, TimeProvider time, IOptions<ApiKeyOptions> options, ILogger<KeyResync> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = options.Value.ResyncInterval;
+        if (interval <= TimeSpan.Zero || keys is not CachedApiKeyStore cache)
+        {
+            return;
+        }
+
+        using var timer = new PeriodicTimer(interval, time);
+        var since = time.GetUtcNow().UtcDateTime;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                var started = time.GetUtcNow().UtcDateTime;
+                try
+                {
+                    await directory.ReloadAsync(stoppingToken);
+                    var changed = await cache.RevalidateAsync(since, stoppingToken);
+                    if (changed > 0)
+                    {
+                        LogKeysChanged(logger, changed);
+                    }
+
+                    // Keys used during this pass are looked at again in the next one.
+                    since = started;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The database is away: memory keeps what it knows, and the next tick tries again from the same point.
+                    LogResyncFailed(logger, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Count} cached API keys changed in the database since the last resync")]
+    private static partial void LogKeysChanged(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not resync tenants and API keys with the database")]
+    private static partial void LogResyncFailed(ILogger logger, Exception exception);
+}
