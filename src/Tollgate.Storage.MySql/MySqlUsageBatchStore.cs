@@ -26,7 +26,7 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
     /// <summary>Rows per multi-row statement: about 60 KB of SQL, far below max_allowed_packet (16 MB by default).</summary>
     private const int LogRowsPerStatement = 1000;
 
-    /// <summary>Roll-up rows per statement: 27 values a row.</summary>
+    /// <summary>Roll-up rows per statement: 9 values a row.</summary>
     private const int RollupRowsPerStatement = 500;
 
     private static readonly string LogColumns =
@@ -42,7 +42,20 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
     private const string AdvanceMark =
         "INSERT INTO usage_writer_marks (writer_id, last_sequence) VALUES (@w, @s) ON DUPLICATE KEY UPDATE last_sequence = VALUES(last_sequence)";
 
-    private static readonly (string Head, string Tail) RollupStatement = Upsert(UsageTables.Rollups, UsageTables.RollupKey, UsageTables.RollupSums);
+    private static readonly (string Head, string Tail)[] RollupStatements =
+        [.. RollupTiers.All.Select(t => Upsert(RollupTiers.Table(t), UsageTables.RollupKey, UsageTables.RollupSums))];
+
+    // The rows the upsert just locked, with their stored sketches. FOR UPDATE reads the latest committed version (the
+    // rows are this transaction's already, so it waits for no one).
+    private static readonly string[] SelectSketches = [.. RollupTiers.All.Select(t =>
+        $"SELECT {UsageTables.List(UsageTables.RollupKey, Quote)}, {UsageTables.RollupSketch} FROM {RollupTiers.Table(t)} " +
+        $"WHERE ({UsageTables.List(UsageTables.RollupKey, Quote)}) IN (")];
+
+    // Writes merged sketches into rows that exist (the upsert made them): the zero sums are never inserted.
+    private static readonly string[] WriteSketches = [.. RollupTiers.All.Select(t =>
+        $"INSERT INTO {RollupTiers.Table(t)} ({UsageTables.List([.. UsageTables.RollupColumns, UsageTables.RollupSketch], Quote)}) VALUES ")];
+
+    private const string WriteSketchesTail = $" ON DUPLICATE KEY UPDATE {UsageTables.RollupSketch} = VALUES({UsageTables.RollupSketch})";
 
     private static readonly (string Head, string Tail) QuotaStatement = Upsert(UsageTables.QuotaCounters, UsageTables.QuotaKey, UsageTables.QuotaSums);
 
@@ -127,26 +140,9 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
             await ExecuteAsync(connection, tx, values, string.Empty, ct);
         }
 
-        var rollups = UsageBatchLockOrder.Rollups(batch);
-        for (var offset = 0; offset < rollups.Length; offset += RollupRowsPerStatement)
+        foreach (var tier in RollupTiers.All)
         {
-            var rows = Math.Min(RollupRowsPerStatement, rollups.Length - offset);
-            var values = new RowValues(RollupStatement.Head, rows * 160);
-            for (var i = 0; i < rows; i++)
-            {
-                var (key, sums) = rollups[offset + i];
-                values.StartRow()
-                    .Number(key.TenantId).Time(key.BucketStart).Text(key.Method).Text(key.Endpoint).Number(key.StatusCode)
-                    .Text(EnumNames.Of(key.Outcome)).Number(sums.Count).Number(sums.LatencySumMicros);
-                foreach (var bucket in sums.Histogram)
-                {
-                    values.Number(bucket);
-                }
-
-                values.Number(sums.UpstreamLatencySumMicros).EndRow();
-            }
-
-            await ExecuteAsync(connection, tx, values, RollupStatement.Tail, ct);
+            await WriteRollupsAsync(connection, tx, tier, UsageBatchLockOrder.Rollups(batch, tier), ct);
         }
 
         var quota = UsageBatchLockOrder.QuotaIncrements(batch);
@@ -189,6 +185,49 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
 
         await tx.CommitAsync(ct);
     }
+
+    private static async Task WriteRollupsAsync(
+        MySqlConnection connection, MySqlTransaction tx, RollupTier tier, KeyValuePair<RollupKey, RollupValues>[] rollups, CancellationToken ct)
+    {
+        var merge = new RollupSketchMerge(rollups);
+        for (var offset = 0; offset < rollups.Length; offset += RollupRowsPerStatement)
+        {
+            var rows = new ArraySegment<KeyValuePair<RollupKey, RollupValues>>(rollups, offset, Math.Min(RollupRowsPerStatement, rollups.Length - offset));
+            var sums = new RowValues(RollupStatements[(int)tier].Head, rows.Count * 100);
+            var keys = new RowValues(SelectSketches[(int)tier], rows.Count * 80);
+            foreach (var (key, values) in rows)
+            {
+                Key(sums.StartRow(), key).Number(values.Count).Number(values.LatencySumMicros).Number(values.UpstreamLatencySumMicros).EndRow();
+                Key(keys.StartRow(), key).EndRow();
+            }
+
+            await ExecuteAsync(connection, tx, sums, RollupStatements[(int)tier].Tail, ct);
+
+            await using (var select = new MySqlCommand(keys.Sql(") FOR UPDATE"), connection, tx))
+            {
+                select.Parameters.AddRange(keys.Parameters);
+                await using var reader = await select.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                {
+                    var key = new RollupKey(
+                        reader.GetInt64(0), DateTime.SpecifyKind(reader.GetDateTime(1), DateTimeKind.Utc), reader.GetString(2),
+                        reader.GetString(3), reader.GetInt32(4), Enum.Parse<LimitOutcome>(reader.GetString(5)));
+                    merge.AddStored(key, reader.IsDBNull(6) ? [] : (byte[])reader.GetValue(6));
+                }
+            }
+
+            var sketches = new RowValues(WriteSketches[(int)tier], rows.Count * 100);
+            foreach (var (key, _) in rows)
+            {
+                Key(sketches.StartRow(), key).Number(0).Number(0).Number(0).Bytes(merge.Encoded(key)).EndRow();
+            }
+
+            await ExecuteAsync(connection, tx, sketches, WriteSketchesTail, ct);
+        }
+    }
+
+    private static RowValues Key(RowValues values, in RollupKey key) =>
+        values.Number(key.TenantId).Time(key.BucketStart).Text(key.Method).Text(key.Endpoint).Number(key.StatusCode).Text(EnumNames.Of(key.Outcome));
 
     private static async Task ExecuteAsync(MySqlConnection connection, MySqlTransaction tx, RowValues values, string tail, CancellationToken ct)
     {
@@ -260,7 +299,19 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
             return this;
         }
 
-        public void EndRow() => _sql.Append(')');
+        public RowValues Bytes(byte[] value)
+        {
+            var name = "@b" + _parameters.Count.ToString(CultureInfo.InvariantCulture);
+            _parameters.Add(new MySqlParameter(name, MySqlDbType.Blob) { Value = value });
+            Separate().Append(name);
+            return this;
+        }
+
+        public RowValues EndRow()
+        {
+            _sql.Append(')');
+            return this;
+        }
 
         public string Sql(string tail) => _sql.Append(tail).ToString();
 

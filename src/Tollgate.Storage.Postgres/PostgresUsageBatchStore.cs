@@ -6,7 +6,7 @@ namespace Tollgate.Usage;
 
 /// <summary>
 /// PostgreSQL's fast path: the raw rows go in with binary <c>COPY</c>; roll-ups, quota counters and keys' last use
-/// are each one statement over arrays (<c>unnest</c>), so a batch of any size costs five round trips, all in one
+/// are each one statement over arrays (<c>unnest</c>), so a batch of any size costs a fixed number of round trips, all in one
 /// transaction. Roll-ups and counters are additive upserts (<c>count = usage_rollups.count + excluded.count</c>):
 /// the row lock taken by <c>ON CONFLICT DO UPDATE</c> makes them exact with any number of writers.
 /// </summary>
@@ -34,11 +34,20 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
         "ON CONFLICT (writer_id) DO UPDATE SET last_sequence = excluded.last_sequence " +
         "WHERE usage_writer_marks.last_sequence < $3";
 
-    private static readonly string UpsertRollups = Upsert(
-        UsageTables.Rollups,
-        UsageTables.RollupKey,
-        UsageTables.RollupSums,
-        ["bigint", "timestamptz", "text", "text", "integer", "text", .. UsageTables.RollupSums.Select(_ => "bigint")]);
+    private static readonly string[] RollupKeyTypes = ["bigint", "timestamptz", "text", "text", "integer", "text"];
+
+    // Per tier: the sums' upsert, returning each row's stored sketch (RETURNING gives the row as updated; the upsert
+    // does not touch the sketch, so that is the stored one, under the row lock the upsert took until the commit).
+    private static readonly string[] UpsertRollups = [.. RollupTiers.All.Select(t =>
+        Upsert(RollupTiers.Table(t), UsageTables.RollupKey, UsageTables.RollupSums, [.. RollupKeyTypes, .. UsageTables.RollupSums.Select(_ => "bigint")]) +
+        $" RETURNING {UsageTables.List(UsageTables.RollupKey)}, {UsageTables.RollupSketch}")];
+
+    // Per tier: the merged sketches written back.
+    private static readonly string[] UpdateSketches = [.. RollupTiers.All.Select(t =>
+        $"UPDATE {RollupTiers.Table(t)} AS r SET {UsageTables.RollupSketch} = v.sketch " +
+        $"FROM unnest({string.Join(", ", RollupKeyTypes.Select((type, i) => $"${i + 1}::{type}[]"))}, ${RollupKeyTypes.Length + 1}::bytea[]) " +
+        $"AS v({UsageTables.List(UsageTables.RollupKey)}, sketch) WHERE " +
+        string.Join(" AND ", UsageTables.RollupKey.Select(c => $"r.{c} = v.{c}")))];
 
     // The webhooks' outbox: a crossing stored before (a replayed batch, a second instance's duplicate) inserts nothing.
     private static readonly string InsertAlerts =
@@ -96,8 +105,10 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
 
         if (batch.Rollups.Count > 0)
         {
-            await using var command = RollupCommand(connection, tx, UsageBatchLockOrder.Rollups(batch));
-            await command.ExecuteNonQueryAsync(ct);
+            foreach (var tier in RollupTiers.All)
+            {
+                await WriteRollupsAsync(connection, tx, tier, UsageBatchLockOrder.Rollups(batch, tier), ct);
+            }
         }
 
         if (batch.QuotaIncrements.Count > 0)
@@ -159,27 +170,40 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
         await importer.CompleteAsync(ct);
     }
 
-    private static NpgsqlCommand RollupCommand(
-        NpgsqlConnection connection, NpgsqlTransaction tx, KeyValuePair<RollupKey, RollupValues>[] rows)
+    private static async Task WriteRollupsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, RollupTier tier, KeyValuePair<RollupKey, RollupValues>[] rows, CancellationToken ct)
     {
-        var command = new NpgsqlCommand(UpsertRollups, connection, tx);
+        var merge = new RollupSketchMerge(rows);
+        await using (var upsert = new NpgsqlCommand(UpsertRollups[(int)tier], connection, tx))
+        {
+            AddKeys(upsert, rows);
+            upsert.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = Array.ConvertAll(rows, r => r.Value.Count) });
+            upsert.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = Array.ConvertAll(rows, r => r.Value.LatencySumMicros) });
+            upsert.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = Array.ConvertAll(rows, r => r.Value.UpstreamLatencySumMicros) });
+            await using var reader = await upsert.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var key = new RollupKey(
+                    reader.GetInt64(0), reader.GetFieldValue<DateTime>(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4),
+                    Enum.Parse<LimitOutcome>(reader.GetString(5)));
+                merge.AddStored(key, reader.IsDBNull(6) ? [] : reader.GetFieldValue<byte[]>(6));
+            }
+        }
+
+        await using var update = new NpgsqlCommand(UpdateSketches[(int)tier], connection, tx);
+        AddKeys(update, rows);
+        update.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = Array.ConvertAll(rows, r => merge.Encoded(r.Key)) });
+        await update.ExecuteNonQueryAsync(ct);
+    }
+
+    private static void AddKeys(NpgsqlCommand command, KeyValuePair<RollupKey, RollupValues>[] rows)
+    {
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = Array.ConvertAll(rows, r => r.Key.TenantId) });
         command.Parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = Array.ConvertAll(rows, r => AsUtc(r.Key.BucketStart)) });
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Array.ConvertAll(rows, r => r.Key.Method) });
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Array.ConvertAll(rows, r => r.Key.Endpoint) });
         command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = Array.ConvertAll(rows, r => r.Key.StatusCode) });
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Array.ConvertAll(rows, r => EnumNames.Of(r.Key.Outcome)) });
-        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = Array.ConvertAll(rows, r => r.Value.Count) });
-        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = Array.ConvertAll(rows, r => r.Value.LatencySumMicros) });
-        for (var b = 0; b < LatencyHistogram.BucketCount; b++)
-        {
-            var bucket = b;
-            command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = Array.ConvertAll(rows, r => r.Value.Histogram[bucket]) });
-        }
-
-        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = Array.ConvertAll(rows, r => r.Value.UpstreamLatencySumMicros) });
-
-        return command;
     }
 
     /// <summary>

@@ -8,7 +8,7 @@ using Tollgate.Data;
 namespace Tollgate.Usage;
 
 /// <summary>
-/// SQLite's fast path: one connection kept open by the single writer, six statements prepared once on it and
+/// SQLite's fast path: one connection kept open by the single writer, its statements prepared once on it and
 /// re-executed with new values, everything of a batch in one transaction. Roll-ups and counters are additive upserts.
 /// </summary>
 /// <remarks>
@@ -34,7 +34,18 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
         "INSERT INTO usage_writer_marks (writer_id, last_sequence) VALUES (?1, ?2) " +
         "ON CONFLICT (writer_id) DO UPDATE SET last_sequence = excluded.last_sequence WHERE last_sequence < ?3";
 
-    private static readonly string UpsertRollupSql = Upsert(UsageTables.Rollups, UsageTables.RollupKey, UsageTables.RollupSums);
+    // Per tier: read the row's sketch, then upsert the sums and the merged sketch. The writer holds SQLite's one write
+    // lock (BEGIN IMMEDIATE) from the read to the commit, so no other writer can merge into the row in between.
+    private static readonly string[] SelectSketchSql = [.. RollupTiers.All.Select(t =>
+        $"SELECT {UsageTables.RollupSketch} FROM {RollupTiers.Table(t)} WHERE " +
+        string.Join(" AND ", UsageTables.RollupKey.Select((c, i) => $"{c} = ?{i + 1}")))];
+
+    private static readonly string[] UpsertRollupSql = [.. RollupTiers.All.Select(t =>
+        $"INSERT INTO {RollupTiers.Table(t)} ({UsageTables.List([.. UsageTables.RollupColumns, UsageTables.RollupSketch])}) " +
+        $"VALUES ({Parameters(UsageTables.RollupColumns.Count + 1)}) " +
+        $"ON CONFLICT ({UsageTables.List(UsageTables.RollupKey)}) DO UPDATE SET " +
+        $"{UsageTables.AddTo(UsageTables.RollupSums, c => c, c => "excluded." + c)}, " +
+        $"{UsageTables.RollupSketch} = excluded.{UsageTables.RollupSketch}")];
 
     // The webhooks' outbox: a crossing stored before (a replayed batch, a second instance's duplicate) inserts nothing.
     private static readonly string InsertAlertSql =
@@ -126,25 +137,24 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
             insert.Execute();
         }
 
-        var rollup = statements.UpsertRollup;
-        foreach (var (key, values) in batch.Rollups)
+        foreach (var tier in RollupTiers.All)
         {
-            rollup.Bind(1, key.TenantId);
-            rollup.Bind(2, key.BucketStart, text);
-            rollup.Bind(3, key.Method);
-            rollup.Bind(4, key.Endpoint);
-            rollup.Bind(5, key.StatusCode);
-            rollup.Bind(6, EnumNames.Of(key.Outcome));
-            rollup.Bind(7, values.Count);
-            rollup.Bind(8, values.LatencySumMicros);
-            for (var b = 0; b < LatencyHistogram.BucketCount; b++)
+            var select = statements.SelectSketch[(int)tier];
+            var rollup = statements.UpsertRollup[(int)tier];
+            foreach (var (key, values) in batch.RollupsOf(tier))
             {
-                rollup.Bind(9 + b, values.Histogram[b]);
+                BindKey(select, key, text);
+                // A new sketch, not the batch's: a batch whose transaction fails is written again later.
+                var sketch = new LatencySketch();
+                sketch.Merge(values.Latency);
+                select.ReadBlob(sketch.Merge);
+                BindKey(rollup, key, text);
+                rollup.Bind(7, values.Count);
+                rollup.Bind(8, values.LatencySumMicros);
+                rollup.Bind(9, values.UpstreamLatencySumMicros);
+                rollup.Bind(10, sketch.Encode());
+                rollup.Execute();
             }
-
-            rollup.Bind(9 + LatencyHistogram.BucketCount, values.UpstreamLatencySumMicros);
-
-            rollup.Execute();
         }
 
         var quota = statements.UpsertQuota;
@@ -180,6 +190,16 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
         }
 
         tx.Commit();
+    }
+
+    private static void BindKey(RawStatement statement, in RollupKey key, Span<char> text)
+    {
+        statement.Bind(1, key.TenantId);
+        statement.Bind(2, key.BucketStart, text);
+        statement.Bind(3, key.Method);
+        statement.Bind(4, key.Endpoint);
+        statement.Bind(5, key.StatusCode);
+        statement.Bind(6, EnumNames.Of(key.Outcome));
     }
 
     private async Task<(SqliteConnection, Statements)> OpenAsync(CancellationToken ct)
@@ -249,7 +269,7 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
         $"INSERT INTO {table} ({UsageTables.List([.. key, .. sums])}) VALUES ({Parameters(key.Count + sums.Count)}) " +
         $"ON CONFLICT ({UsageTables.List(key)}) DO UPDATE SET {UsageTables.AddTo(sums, c => c, c => "excluded." + c)}";
 
-    /// <summary>The six statements, prepared once per connection.</summary>
+    /// <summary>The writer's statements, prepared once per connection.</summary>
     private sealed class Statements : IDisposable
     {
         private readonly List<RawStatement> _prepared = [];
@@ -259,7 +279,8 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
             try
             {
                 InsertLog = Prepare(db, InsertLogSql);
-                UpsertRollup = Prepare(db, UpsertRollupSql);
+                SelectSketch = [.. SelectSketchSql.Select(sql => Prepare(db, sql))];
+                UpsertRollup = [.. UpsertRollupSql.Select(sql => Prepare(db, sql))];
                 UpsertQuota = Prepare(db, UpsertQuotaSql);
                 UpdateKey = Prepare(db, UpdateKeySql);
                 AdvanceMark = Prepare(db, AdvanceMarkSql);
@@ -274,7 +295,11 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
 
         public RawStatement InsertLog { get; }
 
-        public RawStatement UpsertRollup { get; }
+        /// <summary>Per tier (<see cref="RollupTier"/> order): a roll-up row's stored sketch.</summary>
+        public RawStatement[] SelectSketch { get; }
+
+        /// <summary>Per tier: the roll-up upsert.</summary>
+        public RawStatement[] UpsertRollup { get; }
 
         public RawStatement UpsertQuota { get; }
 
@@ -302,6 +327,9 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
         }
     }
 
+    /// <summary>Reads the bytes of a column while SQLite still holds them.</summary>
+    private delegate void ReadSpan(ReadOnlySpan<byte> value);
+
     /// <summary>A prepared statement bound by position without boxing; text is copied by SQLite at bind time.</summary>
     private sealed class RawStatement : IDisposable
     {
@@ -324,6 +352,29 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
         {
             value.TryFormat(buffer, out var length, @"yyyy\-MM\-dd HH\:mm\:ss.FFFFFFF", CultureInfo.InvariantCulture);
             Check(raw.sqlite3_bind_text16(_statement, index, buffer[..length]));
+        }
+
+        public void Bind(int index, byte[] value) => Check(raw.sqlite3_bind_blob(_statement, index, value));
+
+        /// <summary>Runs a query of one blob column and hands its value to <paramref name="read"/> if a row came back.</summary>
+        public void ReadBlob(ReadSpan read)
+        {
+            var rc = raw.sqlite3_step(_statement);
+            try
+            {
+                if (rc == raw.SQLITE_ROW)
+                {
+                    read(raw.sqlite3_column_blob(_statement, 0));
+                }
+                else if (rc != raw.SQLITE_DONE)
+                {
+                    SqliteException.ThrowExceptionForRC(rc, _db);
+                }
+            }
+            finally
+            {
+                raw.sqlite3_reset(_statement);
+            }
         }
 
         /// <summary>Runs the statement (it returns no rows) and resets it for the next values.</summary>

@@ -34,8 +34,10 @@ public static class QuotaThresholds
         var after = quota.Used * 100;
         var before = (quota.Used - cost) * 100;
         List<int>? crossed = null;
-        foreach (var t in thresholds)
+        // An index loop: foreach over the interface would allocate an enumerator on every admitted request.
+        for (var i = 0; i < thresholds.Count; i++)
         {
+            var t = thresholds[i];
             var mark = t * quota.Limit;
             if (before < mark && mark <= after)
             {

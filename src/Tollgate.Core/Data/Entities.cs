@@ -165,15 +165,17 @@ public sealed class UsageLog
 }
 
 /// <summary>
-/// Per-minute roll-up of <see cref="UsageLog"/>: one row per tenant, minute, method, endpoint, status and outcome,
-/// with a latency histogram in the <c>le_*</c> columns (see <see cref="LatencyHistogram"/>).
+/// A roll-up of <see cref="UsageLog"/> rows: one row per tenant, time bucket, method, endpoint, status and outcome,
+/// with exact counts and a <see cref="Tollgate.LatencySketch"/> of the latencies. Three tiers share these columns: per
+/// minute (<see cref="UsageRollup"/>), per hour (<see cref="UsageRollupHour"/>) and per day
+/// (<see cref="UsageRollupDay"/>, kept forever); the usage writer adds each batch to all three.
 /// </summary>
-public sealed class UsageRollup
+public abstract class UsageRollupRow
 {
     /// <summary>The tenant.</summary>
     public long TenantId { get; set; }
 
-    /// <summary>Start of the minute (UTC).</summary>
+    /// <summary>Start of the bucket (UTC): a minute, an hour or a day.</summary>
     public DateTime BucketStart { get; set; }
 
     /// <summary>HTTP method.</summary>
@@ -196,7 +198,19 @@ public sealed class UsageRollup
 
     /// <summary>Sum of the upstream's share of those latencies (gateway routes), in microseconds.</summary>
     public long UpstreamLatencySumMicros { get; set; }
+
+    /// <summary>The latencies' distribution, encoded (<see cref="Tollgate.LatencySketch.Encode"/>); null before the first merge.</summary>
+    public byte[]? LatencySketch { get; set; }
 }
+
+/// <summary>Per-minute roll-up (table <c>usage_rollups</c>).</summary>
+public sealed class UsageRollup : UsageRollupRow;
+
+/// <summary>Per-hour roll-up (table <c>usage_rollups_hour</c>).</summary>
+public sealed class UsageRollupHour : UsageRollupRow;
+
+/// <summary>Per-day roll-up (table <c>usage_rollups_day</c>), kept forever: statements and long ranges read it.</summary>
+public sealed class UsageRollupDay : UsageRollupRow;
 
 /// <summary>
 /// Admitted requests of one tenant in one quota period. The in-process limit store seeds itself from these rows

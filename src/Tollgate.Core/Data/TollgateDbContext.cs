@@ -35,6 +35,12 @@ public abstract class TollgateDbContext : DbContext
     /// <summary>Per-minute roll-ups of the request log.</summary>
     public DbSet<UsageRollup> UsageRollups => Set<UsageRollup>();
 
+    /// <summary>Per-hour usage roll-ups.</summary>
+    public DbSet<UsageRollupHour> UsageRollupsHour => Set<UsageRollupHour>();
+
+    /// <summary>Per-day usage roll-ups, kept forever.</summary>
+    public DbSet<UsageRollupDay> UsageRollupsDay => Set<UsageRollupDay>();
+
     /// <summary>Admitted requests per tenant and quota period.</summary>
     public DbSet<QuotaCounter> QuotaCounters => Set<QuotaCounter>();
 
@@ -170,19 +176,25 @@ internal sealed class UsageLogConfiguration : IEntityTypeConfiguration<UsageLog>
     }
 }
 
-internal sealed class UsageRollupConfiguration : IEntityTypeConfiguration<UsageRollup>
+internal sealed class UsageRollupConfiguration :
+    IEntityTypeConfiguration<UsageRollup>, IEntityTypeConfiguration<UsageRollupHour>, IEntityTypeConfiguration<UsageRollupDay>
 {
-    public void Configure(EntityTypeBuilder<UsageRollup> b)
+    public void Configure(EntityTypeBuilder<UsageRollup> b) => Configure(b, UsageTables.Rollups);
+
+    public void Configure(EntityTypeBuilder<UsageRollupHour> b) => Configure(b, UsageTables.HourRollups);
+
+    public void Configure(EntityTypeBuilder<UsageRollupDay> b) => Configure(b, UsageTables.DayRollups);
+
+    // Three tables with the same columns, not one with a tier column: retention deletes a tier by time alone, and a
+    // 30-day chart reads ~720 hour rows per tenant from its own table's (tenant_id, bucket_start) range.
+    private static void Configure<T>(EntityTypeBuilder<T> b, string table)
+        where T : UsageRollupRow
     {
-        b.ToTable(UsageTables.Rollups);
+        b.ToTable(table);
         b.HasKey(r => new { r.TenantId, r.BucketStart, r.Method, r.Endpoint, r.StatusCode, r.Outcome });
         b.Property(r => r.Method).HasMaxLength(8);
         b.Property(r => r.Endpoint).HasMaxLength(200);
         b.HasIndex(r => r.BucketStart);
-        foreach (var column in LatencyHistogram.ColumnNames)
-        {
-            b.Property<long>(column).HasColumnName(column).HasDefaultValue(0L);
-        }
     }
 }
 

@@ -15,6 +15,11 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
     public const string MeterName = "Tollgate.Keys";
 
     private readonly ConcurrentDictionary<KeyHash, Entry> _entries = new();
+
+    // One database read per key at a time: a burst on a key this instance has not seen (a tenant made a moment ago on
+    // another instance) waits for the first read instead of spending the index-miss budget; CI saw 2 of 75 such
+    // concurrent requests answered 401 because the budget was gone before the first read came back.
+    private readonly ConcurrentDictionary<KeyHash, Task<KeyLookup>> _loading = new();
     private readonly IServiceScopeFactory _scopes;
     private readonly TenantDirectory _tenants;
     private readonly KeyIndex _index;
@@ -74,6 +79,11 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
             return new(Resolve(entry, now));
         }
 
+        if (_loading.TryGetValue(hash, out var pending))
+        {
+            return new(pending.WaitAsync(cancellationToken));
+        }
+
         // A key no instance ever issued is answered from memory: no look-up, and no negative entry that would push
         // real keys out of the cache (finding 9 of issue 12). A few misses a second still go to the database, for a
         // key made on another instance a moment ago whose change-feed message has not arrived yet.
@@ -83,7 +93,37 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
             return new(new KeyLookup(KeyLookupResult.Unknown, null));
         }
 
-        return LoadAsync(hash, now, cancellationToken);
+        return new(LoadOnceAsync(hash, now).WaitAsync(cancellationToken));
+    }
+
+    private Task<KeyLookup> LoadOnceAsync(KeyHash hash, DateTime now)
+    {
+        var load = new TaskCompletionSource<KeyLookup>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var current = _loading.GetOrAdd(hash, load.Task);
+        if (current != load.Task)
+        {
+            return current;
+        }
+
+        _ = CompleteAsync();
+        return load.Task;
+
+        async Task CompleteAsync()
+        {
+            try
+            {
+                // Not the first caller's token: others wait for this read too.
+                load.SetResult(await LoadAsync(hash, now, CancellationToken.None));
+            }
+            catch (Exception ex)
+            {
+                load.SetException(ex);
+            }
+            finally
+            {
+                _loading.TryRemove(new KeyValuePair<KeyHash, Task<KeyLookup>>(hash, load.Task));
+            }
+        }
     }
 
     public void Evict(KeyHash hash) => _entries.TryRemove(hash, out _);
@@ -168,7 +208,7 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
         return new KeyLookup(KeyLookupResult.Found, caller);
     }
 
-    private async ValueTask<KeyLookup> LoadAsync(KeyHash hash, DateTime now, CancellationToken ct)
+    private async Task<KeyLookup> LoadAsync(KeyHash hash, DateTime now, CancellationToken ct)
     {
         var bytes = hash.ToArray();
         Interlocked.Increment(ref _databaseLookups);
@@ -183,6 +223,13 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
             ? new Entry { UnknownUntil = now + _negativeDuration }
             : new Entry { KeyId = row.Id, TenantId = row.TenantId, ExpiresAt = row.ExpiresAt ?? DateTime.MaxValue, RevokedAt = row.RevokedAt };
         entry.LastUsedTicks = now.Ticks;
+        if (row is not null && !_tenants.TryGet(row.TenantId, out _))
+        {
+            // A key of a tenant this instance has not heard of yet (made on another instance, its change-feed message
+            // still on the way): read the tenants now rather than refuse a valid key.
+            await _tenants.ReloadAsync(ct);
+        }
+
         MakeRoom();
         _entries[hash] = entry;
         return Resolve(entry, now);

@@ -24,6 +24,33 @@ public sealed class UsageBatch
     /// <summary>Roll-up increments by minute bucket.</summary>
     public IReadOnlyDictionary<RollupKey, RollupValues> Rollups => _rollups;
 
+    /// <summary>
+    /// The roll-up rows of a tier: the minute rows as they are, or merged into their hour or day (a batch spans a few
+    /// minutes at most, so this is a handful of merges, done once per batch and tier by the store).
+    /// </summary>
+    public IReadOnlyDictionary<RollupKey, RollupValues> RollupsOf(RollupTier tier)
+    {
+        if (tier == RollupTier.Minute)
+        {
+            return _rollups;
+        }
+
+        var merged = new Dictionary<RollupKey, RollupValues>();
+        foreach (var (key, values) in _rollups)
+        {
+            var coarse = key with { BucketStart = RollupTiers.Truncate(tier, key.BucketStart) };
+            if (!merged.TryGetValue(coarse, out var sum))
+            {
+                sum = new RollupValues();
+                merged[coarse] = sum;
+            }
+
+            sum.Add(values);
+        }
+
+        return merged;
+    }
+
     /// <summary>Admitted requests by tenant and quota period, and what changes in their unshared part.</summary>
     public IReadOnlyDictionary<QuotaKey, QuotaIncrement> QuotaIncrements => _quota;
 
@@ -76,7 +103,7 @@ public sealed class UsageBatch
         values.Count++;
         values.LatencySumMicros += e.LatencyMicros;
         values.UpstreamLatencySumMicros += e.UpstreamLatencyMicros;
-        values.Histogram[LatencyHistogram.BucketOf(e.LatencyMicros)]++;
+        values.Latency.Add(e.LatencyMicros);
 
         if (e.Outcome == LimitOutcome.Admitted)
         {
@@ -186,8 +213,61 @@ public sealed class RollupValues
     /// <summary>Sum of the upstream's share of those latencies (gateway routes), in microseconds.</summary>
     public long UpstreamLatencySumMicros { get; set; }
 
-    /// <summary>Requests per latency bucket (see <see cref="LatencyHistogram"/>).</summary>
-    public long[] Histogram { get; } = new long[LatencyHistogram.BucketCount];
+    /// <summary>The latencies' distribution.</summary>
+    public LatencySketch Latency { get; } = new();
+
+    /// <summary>Adds another row's values to these.</summary>
+    public void Add(RollupValues other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        Count += other.Count;
+        LatencySumMicros += other.LatencySumMicros;
+        UpstreamLatencySumMicros += other.UpstreamLatencySumMicros;
+        Latency.Merge(other.Latency);
+    }
+}
+
+/// <summary>The time buckets of the roll-up tables.</summary>
+public enum RollupTier
+{
+    /// <summary>Per minute (<c>usage_rollups</c>).</summary>
+    Minute,
+
+    /// <summary>Per hour (<c>usage_rollups_hour</c>).</summary>
+    Hour,
+
+    /// <summary>Per day (<c>usage_rollups_day</c>).</summary>
+    Day,
+}
+
+/// <summary>What each roll-up tier is: its table and its bucket.</summary>
+public static class RollupTiers
+{
+    /// <summary>Every tier, finest first.</summary>
+    public static IReadOnlyList<RollupTier> All { get; } = [RollupTier.Minute, RollupTier.Hour, RollupTier.Day];
+
+    /// <summary>The tier's table.</summary>
+    public static string Table(RollupTier tier) => tier switch
+    {
+        RollupTier.Minute => UsageTables.Rollups,
+        RollupTier.Hour => UsageTables.HourRollups,
+        _ => UsageTables.DayRollups,
+    };
+
+    /// <summary>The length of the tier's bucket.</summary>
+    public static TimeSpan Length(RollupTier tier) => tier switch
+    {
+        RollupTier.Minute => TimeSpan.FromMinutes(1),
+        RollupTier.Hour => TimeSpan.FromHours(1),
+        _ => TimeSpan.FromDays(1),
+    };
+
+    /// <summary>The start of the tier's bucket a UTC time falls into.</summary>
+    public static DateTime Truncate(RollupTier tier, DateTime time)
+    {
+        var length = Length(tier).Ticks;
+        return new DateTime(time.Ticks - time.Ticks % length, DateTimeKind.Utc);
+    }
 }
 
 /// <summary>What a batch adds to one quota counter row.</summary>

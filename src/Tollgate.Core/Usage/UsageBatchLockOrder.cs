@@ -7,10 +7,10 @@ namespace Tollgate.Usage;
 /// </summary>
 internal static class UsageBatchLockOrder
 {
-    /// <summary>The batch's roll-ups, sorted by their key.</summary>
-    public static KeyValuePair<RollupKey, RollupValues>[] Rollups(UsageBatch batch)
+    /// <summary>The batch's roll-ups of a tier, sorted by their key.</summary>
+    public static KeyValuePair<RollupKey, RollupValues>[] Rollups(UsageBatch batch, RollupTier tier = RollupTier.Minute)
     {
-        var rows = batch.Rollups.ToArray();
+        var rows = batch.RollupsOf(tier).ToArray();
         Array.Sort(rows, static (a, b) => Compare(a.Key, b.Key));
         return rows;
     }

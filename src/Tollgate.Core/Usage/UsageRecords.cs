@@ -18,6 +18,8 @@ public static class UsageRecords
         ArgumentNullException.ThrowIfNull(db);
         await db.UsageLogs.Where(l => tenantIds.Contains(l.TenantId)).ExecuteDeleteAsync(cancellationToken);
         await db.UsageRollups.Where(r => tenantIds.Contains(r.TenantId)).ExecuteDeleteAsync(cancellationToken);
+        await db.UsageRollupsHour.Where(r => tenantIds.Contains(r.TenantId)).ExecuteDeleteAsync(cancellationToken);
+        await db.UsageRollupsDay.Where(r => tenantIds.Contains(r.TenantId)).ExecuteDeleteAsync(cancellationToken);
         await db.QuotaCounters.Where(c => tenantIds.Contains(c.TenantId)).ExecuteDeleteAsync(cancellationToken);
     }
 }

@@ -13,6 +13,12 @@ public static class UsageTables
     /// <summary>Per-minute roll-ups of the log.</summary>
     public const string Rollups = "usage_rollups";
 
+    /// <summary>Per-hour roll-ups: the minute roll-ups' columns with <c>bucket_start</c> on the hour.</summary>
+    public const string HourRollups = "usage_rollups_hour";
+
+    /// <summary>Per-day roll-ups (kept forever): the minute roll-ups' columns with <c>bucket_start</c> at midnight UTC.</summary>
+    public const string DayRollups = "usage_rollups_day";
+
     /// <summary>Admitted requests per tenant and quota period.</summary>
     public const string QuotaCounters = "quota_counters";
 
@@ -32,9 +38,14 @@ public static class UsageTables
     /// <summary>A roll-up's key: one row per tenant, minute, method, endpoint, status and outcome.</summary>
     public static IReadOnlyList<string> RollupKey { get; } = ["tenant_id", "bucket_start", "method", "endpoint", "status_code", "outcome"];
 
-    /// <summary>A roll-up's sums, added to on conflict: count, latency sum, the histogram's buckets, the upstream's share.</summary>
-    public static IReadOnlyList<string> RollupSums { get; } =
-        ["count", "latency_sum_micros", .. LatencyHistogram.ColumnNames, "upstream_latency_sum_micros"];
+    /// <summary>A roll-up's sums, added to on conflict: count, latency sum, the upstream's share.</summary>
+    public static IReadOnlyList<string> RollupSums { get; } = ["count", "latency_sum_micros", "upstream_latency_sum_micros"];
+
+    /// <summary>
+    /// A roll-up's latency distribution (<see cref="LatencySketch"/>), which no database can add in an upsert: the store
+    /// reads it back under the row lock its upsert took, merges the batch's into it and writes the merge.
+    /// </summary>
+    public const string RollupSketch = "latency_sketch";
 
     /// <summary>A quota counter's key.</summary>
     public static IReadOnlyList<string> QuotaKey { get; } = ["tenant_id", "period", "period_start"];

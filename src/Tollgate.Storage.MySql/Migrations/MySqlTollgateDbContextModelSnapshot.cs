@@ -563,6 +563,10 @@ namespace Tollgate.Data.Migrations.MySql
                         .HasColumnType("bigint")
                         .HasColumnName("count");
 
+                    b.Property<byte[]>("LatencySketch")
+                        .HasColumnType("longblob")
+                        .HasColumnName("latency_sketch");
+
                     b.Property<long>("LatencySumMicros")
                         .HasColumnType("bigint")
                         .HasColumnName("latency_sum_micros");
@@ -571,114 +575,6 @@ namespace Tollgate.Data.Migrations.MySql
                         .HasColumnType("bigint")
                         .HasColumnName("upstream_latency_sum_micros");
 
-                    b.Property<long>("le_100ms")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_100ms");
-
-                    b.Property<long>("le_100us")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_100us");
-
-                    b.Property<long>("le_10ms")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_10ms");
-
-                    b.Property<long>("le_10s")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_10s");
-
-                    b.Property<long>("le_1ms")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_1ms");
-
-                    b.Property<long>("le_1s")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_1s");
-
-                    b.Property<long>("le_250ms")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_250ms");
-
-                    b.Property<long>("le_250us")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_250us");
-
-                    b.Property<long>("le_25ms")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_25ms");
-
-                    b.Property<long>("le_2_5ms")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_2_5ms");
-
-                    b.Property<long>("le_2_5s")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_2_5s");
-
-                    b.Property<long>("le_500ms")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_500ms");
-
-                    b.Property<long>("le_500us")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_500us");
-
-                    b.Property<long>("le_50ms")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_50ms");
-
-                    b.Property<long>("le_50us")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_50us");
-
-                    b.Property<long>("le_5ms")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_5ms");
-
-                    b.Property<long>("le_5s")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_5s");
-
-                    b.Property<long>("le_inf")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasDefaultValue(0L)
-                        .HasColumnName("le_inf");
-
                     b.HasKey("TenantId", "BucketStart", "Method", "Endpoint", "StatusCode", "Outcome")
                         .HasName("pk_usage_rollups");
 
@@ -686,6 +582,114 @@ namespace Tollgate.Data.Migrations.MySql
                         .HasDatabaseName("ix_usage_rollups_bucket_start");
 
                     b.ToTable("usage_rollups", (string)null);
+                });
+
+            modelBuilder.Entity("Tollgate.Data.UsageRollupDay", b =>
+                {
+                    b.Property<long>("TenantId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<DateTime>("BucketStart")
+                        .HasColumnType("datetime(6)")
+                        .HasColumnName("bucket_start");
+
+                    b.Property<string>("Method")
+                        .HasMaxLength(8)
+                        .HasColumnType("varchar(8)")
+                        .HasColumnName("method");
+
+                    b.Property<string>("Endpoint")
+                        .HasMaxLength(200)
+                        .HasColumnType("varchar(200)")
+                        .HasColumnName("endpoint");
+
+                    b.Property<int>("StatusCode")
+                        .HasColumnType("int")
+                        .HasColumnName("status_code");
+
+                    b.Property<string>("Outcome")
+                        .HasMaxLength(16)
+                        .HasColumnType("varchar(16)")
+                        .HasColumnName("outcome");
+
+                    b.Property<long>("Count")
+                        .HasColumnType("bigint")
+                        .HasColumnName("count");
+
+                    b.Property<byte[]>("LatencySketch")
+                        .HasColumnType("longblob")
+                        .HasColumnName("latency_sketch");
+
+                    b.Property<long>("LatencySumMicros")
+                        .HasColumnType("bigint")
+                        .HasColumnName("latency_sum_micros");
+
+                    b.Property<long>("UpstreamLatencySumMicros")
+                        .HasColumnType("bigint")
+                        .HasColumnName("upstream_latency_sum_micros");
+
+                    b.HasKey("TenantId", "BucketStart", "Method", "Endpoint", "StatusCode", "Outcome")
+                        .HasName("pk_usage_rollups_day");
+
+                    b.HasIndex("BucketStart")
+                        .HasDatabaseName("ix_usage_rollups_day_bucket_start");
+
+                    b.ToTable("usage_rollups_day", (string)null);
+                });
+
+            modelBuilder.Entity("Tollgate.Data.UsageRollupHour", b =>
+                {
+                    b.Property<long>("TenantId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<DateTime>("BucketStart")
+                        .HasColumnType("datetime(6)")
+                        .HasColumnName("bucket_start");
+
+                    b.Property<string>("Method")
+                        .HasMaxLength(8)
+                        .HasColumnType("varchar(8)")
+                        .HasColumnName("method");
+
+                    b.Property<string>("Endpoint")
+                        .HasMaxLength(200)
+                        .HasColumnType("varchar(200)")
+                        .HasColumnName("endpoint");
+
+                    b.Property<int>("StatusCode")
+                        .HasColumnType("int")
+                        .HasColumnName("status_code");
+
+                    b.Property<string>("Outcome")
+                        .HasMaxLength(16)
+                        .HasColumnType("varchar(16)")
+                        .HasColumnName("outcome");
+
+                    b.Property<long>("Count")
+                        .HasColumnType("bigint")
+                        .HasColumnName("count");
+
+                    b.Property<byte[]>("LatencySketch")
+                        .HasColumnType("longblob")
+                        .HasColumnName("latency_sketch");
+
+                    b.Property<long>("LatencySumMicros")
+                        .HasColumnType("bigint")
+                        .HasColumnName("latency_sum_micros");
+
+                    b.Property<long>("UpstreamLatencySumMicros")
+                        .HasColumnType("bigint")
+                        .HasColumnName("upstream_latency_sum_micros");
+
+                    b.HasKey("TenantId", "BucketStart", "Method", "Endpoint", "StatusCode", "Outcome")
+                        .HasName("pk_usage_rollups_hour");
+
+                    b.HasIndex("BucketStart")
+                        .HasDatabaseName("ix_usage_rollups_hour_bucket_start");
+
+                    b.ToTable("usage_rollups_hour", (string)null);
                 });
 
             modelBuilder.Entity("Tollgate.Data.UsageWriterMark", b =>

@@ -16,7 +16,10 @@ namespace Tollgate.Tests.Operations;
 public sealed partial class TelemetryTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly string Docs = Path.Combine(RepositoryRoot(), "docs", "operations");
-    private readonly List<Activity> _spans = [];
+    // The in-memory exporter adds each span on the thread that stops it (requests, the usage writer, the webhook
+    // dispatcher), so the collection locks its own writes; readers take the same lock (CI: a List copied while
+    // another thread appended threw "Destination array was not long enough").
+    private readonly LockedCollection<Activity> _spans = [];
 
     [Fact]
     public async Task Prometheus_ScrapingTollgate_CountsExactlyTheTrafficSent_AndLoadsTheAlertRules()
@@ -249,5 +252,18 @@ public sealed partial class TelemetryTests(Xunit.Abstractions.ITestOutputHelper 
         }
 
         return folder?.FullName ?? throw new InvalidOperationException("Tollgate.slnx not found above " + AppContext.BaseDirectory);
+    }
+}
+
+/// <summary>A list whose adds lock on the list itself, so readers can snapshot it under <c>lock (list)</c> while exporters add.</summary>
+internal sealed class LockedCollection<T> : System.Collections.ObjectModel.Collection<T>
+{
+    /// <inheritdoc/>
+    protected override void InsertItem(int index, T item)
+    {
+        lock (this)
+        {
+            base.InsertItem(index, item);
+        }
     }
 }

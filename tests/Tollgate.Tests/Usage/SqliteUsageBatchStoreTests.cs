@@ -60,9 +60,9 @@ public sealed class SqliteUsageBatchStoreTests
         var admitted = Assert.Single(rollups, r => r.Outcome == LimitOutcome.Admitted && r.BucketStart == new DateTime(2026, 11, 29, 14, 25, 0, DateTimeKind.Utc));
         Assert.Equal((2L, 3_040L), (admitted.Count, admitted.LatencySumMicros));
         Assert.Equal(3, rollups.Count);
-        var le50us = await TestDatabase.ScalarAsync(app.DatabasePath,
-            "SELECT sum(le_50us) FROM usage_rollups WHERE tenant_id = $t", ("$t", tenant.Id));
-        Assert.Equal(2, le50us);
+        var latency = LatencySketch.Decode(admitted.LatencySketch);
+        Assert.Equal(2, latency.Count);
+        Assert.Equal(3.0, latency.PercentileMs(100)!.Value, 0.03);
 
         var key = await db.ApiKeys.AsNoTracking().SingleAsync(k => k.Id == tenant.KeyId);
         Assert.Equal(first.AddSeconds(2), key.LastUsedAt);

@@ -26,8 +26,9 @@ public sealed class UsageBatchTests
         var first = batch.Rollups[new RollupKey(1, minute, "GET", "/api/v1/users/{id}", 200, LimitOutcome.Admitted)];
         Assert.Equal(2, first.Count);
         Assert.Equal(30_700, first.LatencySumMicros);
-        Assert.Equal(1, first.Histogram[LatencyHistogram.BucketOf(700)]);
-        Assert.Equal(1, first.Histogram[LatencyHistogram.BucketOf(30_000)]);
+        Assert.Equal(2, first.Latency.Count);
+        Assert.Equal(0.7, first.Latency.PercentileMs(50)!.Value, 0.007);
+        Assert.Equal(30, first.Latency.PercentileMs(100)!.Value, 0.3);
         Assert.Equal(1, batch.Rollups[new RollupKey(1, minute.AddMinutes(1), "GET", "/api/v1/users/{id}", 200, LimitOutcome.Admitted)].Count);
         Assert.Equal(4, batch.Rollups.Count);
 

@@ -14,61 +14,137 @@ internal sealed record LogQuery(long? TenantId, DateTime? From, DateTime? To, Lo
 
 /// <summary>
 /// The read side of usage for the admin API: time series, per-endpoint and per-status breakdowns answered by grouping
-/// the per-minute roll-ups (never by counting <c>usage_logs</c>), and the raw request log, keyset-paged (timestamp,
+/// the roll-ups of the tier the bucket asks for (never by counting <c>usage_logs</c>), and the raw request log, keyset-paged (timestamp,
 /// then id) so that a deep page costs what the first one does. A null tenant means every tenant; the caller has
 /// checked that the admin may read what it asks for.
 /// </summary>
 internal sealed class UsageQueries(TollgateDbContext db)
 {
     /// <summary>One point per bucket from <paramref name="start"/> (a bucket start) to <paramref name="to"/>, empty buckets included.</summary>
-    public async Task<List<UsagePointDto>> SeriesAsync(long? tenantId, UsageBucket bucket, DateTime start, DateTime to, CancellationToken ct)
-    {
-        var rows = Rollups(tenantId, start, to);
-        var sums = await (bucket.Name switch
+    public Task<List<UsagePointDto>> SeriesAsync(long? tenantId, UsageBucket bucket, DateTime start, DateTime to, CancellationToken ct) =>
+        bucket.Name switch
         {
-            "minute" => Aggregate(rows.GroupBy(r => r.BucketStart)),
-            "hour" => Aggregate(rows.GroupBy(r => r.BucketStart.Date.AddHours(r.BucketStart.Hour))),
-            _ => Aggregate(rows.GroupBy(r => r.BucketStart.Date)),
-        }).ToListAsync(ct);
+            // Each bucket size reads its own tier: a 30-day chart is ~720 hour rows per tenant and endpoint, not 43,200.
+            "minute" => SeriesAsync(db.UsageRollups, tenantId, bucket, start, to, ct),
+            "hour" => SeriesAsync(db.UsageRollupsHour, tenantId, bucket, start, to, ct),
+            _ => SeriesAsync(db.UsageRollupsDay, tenantId, bucket, start, to, ct),
+        };
 
-        // Providers hand computed dates back without a kind; every time here is UTC.
-        var byStart = sums.ToDictionary(s => DateTime.SpecifyKind(s.Key, DateTimeKind.Utc));
+    /// <summary>Usage per method and route template, busiest first.</summary>
+    public Task<List<EndpointUsageDto>> EndpointsAsync(long? tenantId, DateTime from, DateTime to, CancellationToken ct) =>
+        UsageBucket.For(to - from).Name switch
+        {
+            "minute" => EndpointsAsync(db.UsageRollups, tenantId, from, to, ct),
+            "hour" => EndpointsAsync(db.UsageRollupsHour, tenantId, Floor(from, UsageBucket.Hour), to, ct),
+            _ => EndpointsAsync(db.UsageRollupsDay, tenantId, Floor(from, UsageBucket.Day), to, ct),
+        };
+
+    /// <summary>Requests per status code, lowest code first.</summary>
+    public Task<List<StatusCodeUsageDto>> StatusCodesAsync(long? tenantId, DateTime from, DateTime to, CancellationToken ct) =>
+        UsageBucket.For(to - from).Name switch
+        {
+            "minute" => StatusCodesAsync(db.UsageRollups, tenantId, from, to, ct),
+            "hour" => StatusCodesAsync(db.UsageRollupsHour, tenantId, Floor(from, UsageBucket.Hour), to, ct),
+            _ => StatusCodesAsync(db.UsageRollupsDay, tenantId, Floor(from, UsageBucket.Day), to, ct),
+        };
+
+    // A range longer than the minute tier is read in whole hours or days: its first bucket counts from its start.
+    private static DateTime Floor(DateTime time, UsageBucket bucket) =>
+        new(time.Ticks - time.Ticks % bucket.Length.Ticks, DateTimeKind.Utc);
+
+    private static async Task<List<UsagePointDto>> SeriesAsync<TRow>(
+        IQueryable<TRow> table, long? tenantId, UsageBucket bucket, DateTime start, DateTime to, CancellationToken ct)
+        where TRow : UsageRollupRow
+    {
+        var rows = Rollups(table, tenantId, start, to);
+        var sums = await Aggregate(rows.GroupBy(r => r.BucketStart)).ToListAsync(ct);
+        var sketches = await SketchesAsync(rows.Select(r => new { Key = r.BucketStart, Sketch = r.LatencySketch }), r => Utc(r.Key), r => r.Sketch, ct);
+
+        // Providers hand dates back without a kind; every time here is UTC.
+        var byStart = sums.ToDictionary(s => Utc(s.Key));
         var series = new List<UsagePointDto>((int)Math.Ceiling((to - start) / bucket.Length));
         for (var at = start; at < to; at += bucket.Length)
         {
-            series.Add(byStart.TryGetValue(at, out var s)
-                ? new UsagePointDto(at, s.Requests, s.Errors, s.Rejected,
-                    LatencyHistogram.PercentileMs(s.Histogram, 50), LatencyHistogram.PercentileMs(s.Histogram, 95), LatencyHistogram.PercentileMs(s.Histogram, 99))
-                : new UsagePointDto(at, 0, 0, 0, null, null, null));
+            if (byStart.TryGetValue(at, out var s))
+            {
+                var latency = sketches.GetValueOrDefault(at) ?? new LatencySketch();
+                series.Add(new UsagePointDto(at, s.Requests, s.Errors, s.Rejected,
+                    latency.PercentileMs(50), latency.PercentileMs(95), latency.PercentileMs(99)));
+            }
+            else
+            {
+                series.Add(new UsagePointDto(at, 0, 0, 0, null, null, null));
+            }
         }
 
         return series;
     }
 
-    /// <summary>Usage per method and route template, busiest first.</summary>
-    public async Task<List<EndpointUsageDto>> EndpointsAsync(long? tenantId, DateTime from, DateTime to, CancellationToken ct)
+    private static async Task<List<EndpointUsageDto>> EndpointsAsync<TRow>(
+        IQueryable<TRow> table, long? tenantId, DateTime from, DateTime to, CancellationToken ct)
+        where TRow : UsageRollupRow
     {
-        var sums = await Aggregate(Rollups(tenantId, from, to).GroupBy(r => new { r.Method, r.Endpoint })).ToListAsync(ct);
+        var rows = Rollups(table, tenantId, from, to);
+        var sums = await Aggregate(rows.GroupBy(r => new { r.Method, r.Endpoint })).ToListAsync(ct);
+        var sketches = await SketchesAsync(
+            rows.Select(r => new { r.Method, r.Endpoint, Sketch = r.LatencySketch }), r => (r.Method, r.Endpoint), r => r.Sketch, ct);
         return sums
-            .Select(s => new EndpointUsageDto(
-                s.Key.Method, s.Key.Endpoint, s.Requests, s.Errors, s.Rejected,
-                s.Requests == 0 ? 0 : Math.Round((double)s.Errors / s.Requests, 4),
-                LatencyHistogram.PercentileMs(s.Histogram, 50), LatencyHistogram.PercentileMs(s.Histogram, 95), LatencyHistogram.PercentileMs(s.Histogram, 99),
-                s.Requests == 0 ? null : Math.Round(s.LatencySum / 1000.0 / s.Requests, 3),
-                s.Requests == 0 ? null : Math.Round((s.LatencySum - s.UpstreamLatencySum) / 1000.0 / s.Requests, 3)))
+            .Select(s =>
+            {
+                var latency = sketches.GetValueOrDefault((s.Key.Method, s.Key.Endpoint)) ?? new LatencySketch();
+                return new EndpointUsageDto(
+                    s.Key.Method, s.Key.Endpoint, s.Requests, s.Errors, s.Rejected,
+                    s.Requests == 0 ? 0 : Math.Round((double)s.Errors / s.Requests, 4),
+                    latency.PercentileMs(50), latency.PercentileMs(95), latency.PercentileMs(99),
+                    s.Requests == 0 ? null : Math.Round(s.LatencySum / 1000.0 / s.Requests, 3),
+                    s.Requests == 0 ? null : Math.Round((s.LatencySum - s.UpstreamLatencySum) / 1000.0 / s.Requests, 3));
+            })
             .OrderByDescending(e => e.Requests).ThenBy(e => e.Endpoint, StringComparer.Ordinal).ThenBy(e => e.Method, StringComparer.Ordinal)
             .ToList();
     }
 
-    /// <summary>Requests per status code, lowest code first.</summary>
-    public async Task<List<StatusCodeUsageDto>> StatusCodesAsync(long? tenantId, DateTime from, DateTime to, CancellationToken ct)
+    private static async Task<List<StatusCodeUsageDto>> StatusCodesAsync<TRow>(
+        IQueryable<TRow> table, long? tenantId, DateTime from, DateTime to, CancellationToken ct)
+        where TRow : UsageRollupRow
     {
-        var codes = await Rollups(tenantId, from, to)
+        var codes = await Rollups(table, tenantId, from, to)
             .GroupBy(r => r.StatusCode)
             .Select(g => new StatusCodeUsageDto(g.Key, g.Sum(r => r.Count)))
             .ToListAsync(ct);
         return [.. codes.OrderBy(c => c.StatusCode)];
     }
+
+    /// <summary>
+    /// The rows' latency sketches merged per key. No database adds sketches, so the rows' sketches are read and merged
+    /// here: a few hundred bytes a row, and each bucket size reads its own tier, so a range is hundreds of rows, not
+    /// tens of thousands.
+    /// </summary>
+    private static async Task<Dictionary<TKey, LatencySketch>> SketchesAsync<TRow, TKey>(
+        IQueryable<TRow> rows, Func<TRow, TKey> key, Func<TRow, byte[]?> sketch, CancellationToken ct)
+        where TKey : notnull
+    {
+        var merged = new Dictionary<TKey, LatencySketch>();
+        await foreach (var row in rows.AsAsyncEnumerable().WithCancellation(ct))
+        {
+            if (sketch(row) is not { } bytes)
+            {
+                continue;
+            }
+
+            var k = key(row);
+            if (!merged.TryGetValue(k, out var s))
+            {
+                s = new LatencySketch();
+                merged[k] = s;
+            }
+
+            s.Merge(bytes);
+        }
+
+        return merged;
+    }
+
+    private static DateTime Utc(DateTime time) => DateTime.SpecifyKind(time, DateTimeKind.Utc);
 
     /// <summary>One page of the request log and the cursor of the next, older one (null on the last page).</summary>
     public async Task<LogPageDto> LogPageAsync(LogQuery query, int limit, CancellationToken ct)
@@ -88,10 +164,11 @@ internal sealed class UsageQueries(TollgateDbContext db)
         }
     }
 
-    private IQueryable<UsageRollup> Rollups(long? tenantId, DateTime from, DateTime to)
+    private static IQueryable<TRow> Rollups<TRow>(IQueryable<TRow> table, long? tenantId, DateTime from, DateTime to)
+        where TRow : UsageRollupRow
     {
         // The roll-ups' key starts (tenant_id, bucket_start): a tenant's range is one index range scan.
-        var rows = db.UsageRollups.AsNoTracking().Where(r => r.BucketStart >= from && r.BucketStart < to);
+        var rows = table.AsNoTracking().Where(r => r.BucketStart >= from && r.BucketStart < to);
         return tenantId is { } id ? rows.Where(r => r.TenantId == id) : rows;
     }
 
@@ -138,6 +215,15 @@ internal sealed class UsageQueries(TollgateDbContext db)
     private static LogEntryDto ToDto(UsageLog l) =>
         new(l.Id, l.Timestamp, l.TenantId, l.ApiKeyId, l.Method, l.Endpoint, l.StatusCode, l.LatencyMicros / 1000.0, l.Outcome);
 
-    private static IQueryable<RollupSums<TKey>> Aggregate<TKey>(IQueryable<IGrouping<TKey, UsageRollup>> groups) =>
-        groups.Select(RollupSums<TKey>.Projection);
+    private static IQueryable<RollupSums<TKey>> Aggregate<TRow, TKey>(IQueryable<IGrouping<TKey, TRow>> groups)
+        where TRow : UsageRollupRow =>
+        groups.Select(g => new RollupSums<TKey>
+        {
+            Key = g.Key,
+            Requests = g.Sum(r => r.Count),
+            Errors = g.Sum(r => r.Outcome == LimitOutcome.Admitted && r.StatusCode >= 400 ? r.Count : 0L),
+            Rejected = g.Sum(r => r.Outcome != LimitOutcome.Admitted ? r.Count : 0L),
+            LatencySum = g.Sum(r => r.LatencySumMicros),
+            UpstreamLatencySum = g.Sum(r => r.UpstreamLatencySumMicros),
+        });
 }
