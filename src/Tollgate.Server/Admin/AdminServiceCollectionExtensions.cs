@@ -15,6 +15,7 @@ public static class AdminServiceCollectionExtensions
         services.AddOptions<AdminSessionOptions>().BindConfiguration(AdminSessionOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<LoginThrottleOptions>().BindConfiguration(LoginThrottleOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<DemoData>();
+        services.AddSingleton<LiveBoard>();
         services.AddSingleton<IStartupSeeder, AdminSeeder>();
         services.AddSingleton<AdminSessionStore>();
         services.AddSingleton<LoginThrottle>();

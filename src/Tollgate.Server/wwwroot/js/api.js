@@ -74,9 +74,11 @@ export function me() {
 /**
  * Subscribes to the live snapshot stream (Server-Sent Events). EventSource reconnects by itself after a network
  * error; when the server refuses (a closed stream) or goes quiet, this opens a new one with a growing delay.
- * onState receives 'connecting', 'live' or 'reconnecting'.
+ * onState receives 'connecting', 'live' or 'reconnecting'. By default it listens for the whole table's 'snapshot'
+ * events; a page of a view is asked for with url (the stream's query) and events (['page', 'delta']), and onSnapshot
+ * then also receives the event's type. Answers a function that closes the stream for good.
  */
-export function liveStream(onSnapshot, onState) {
+export function liveStream(onSnapshot, onState, { url = '/api/admin/stream', events = ['snapshot'] } = {}) {
   let source = null;
   let retryDelay = 1000;
   let lastMessage = 0;
@@ -85,13 +87,15 @@ export function liveStream(onSnapshot, onState) {
 
   const connect = () => {
     if (stopped) return;
-    source = new EventSource('/api/admin/stream');
+    source = new EventSource(url);
     source.addEventListener('open', () => { retryDelay = 1000; lastMessage = Date.now(); onState('live'); });
-    source.addEventListener('snapshot', (event) => {
-      lastMessage = Date.now();
-      onState('live');
-      onSnapshot(JSON.parse(event.data));
-    });
+    for (const type of events) {
+      source.addEventListener(type, (event) => {
+        lastMessage = Date.now();
+        onState('live');
+        onSnapshot(JSON.parse(event.data), type);
+      });
+    }
     source.addEventListener('error', () => {
       onState('reconnecting');
       if (source.readyState === EventSource.CLOSED) retry();
@@ -117,9 +121,11 @@ export function liveStream(onSnapshot, onState) {
     }
   }, 1000);
 
-  window.addEventListener('pagehide', () => { stopped = true; clearInterval(watchdog); source?.close(); });
+  const stop = () => { stopped = true; clearInterval(watchdog); clearTimeout(retryTimer); source?.close(); };
+  window.addEventListener('pagehide', stop);
   onState('connecting');
   connect();
+  return stop;
 }
 
 /** Creates an element: el('td', {className: 'num'}, 'text', child). Text is always set as text, never as HTML. */

@@ -1,45 +1,39 @@
-// The live overview: one row per tenant, pushed by /api/admin/stream. Rows are kept and patched in place (only
-// the text that changed is written) and re-ordered only when the order changes, so a thousand tenants updated
-// twice a second stay cheap to draw.
+// The live overview: one page of tenants, filtered, ordered and counted on the server, pushed by
+// /api/admin/stream?<view>. The stream sends the page once, then per tick only what changed (rows, order, totals), so
+// the page's work per tick is a handful of rows however many tenants there are. Rows are kept and patched in place
+// (only the text that changed is written) and re-ordered only when the order changes. A new view (sort, filter,
+// page) opens a new stream.
 import {
   api, liveStream, el, $, badge, usageCell, updateUsageCell, fmtNumber, fmtPercent, fmtMs, fmtDuration, fmtTime, describeProblem,
 } from './api.js';
 import { initShell } from './shell.js';
 
-const STATUS_ORDER = { Normal: 0, Warning: 1, Blocked: 2 };
+const PAGE_SIZE = 50;
+// The server's default order: the tenants that need attention first.
+const DEFAULT_SORT = 'status';
+const SORTS = ['name', 'plan', 'usage', 'status', 'rpm', 'p95', 'errors', 'reset'];
+// Numbers read best biggest first; names, plans and reset times from the top.
+const firstDirOf = (key) => (['name', 'plan', 'reset'].includes(key) ? 'asc' : 'desc');
+
 const params = new URLSearchParams(location.search);
+const initialSort = SORTS.includes(params.get('sort')) ? params.get('sort') : DEFAULT_SORT;
 const state = {
-  sort: params.get('sort') || 'name',
-  dir: params.get('dir') === 'desc' ? 'desc' : 'asc',
+  sort: initialSort,
+  dir: ['asc', 'desc'].includes(params.get('dir')) ? params.get('dir') : firstDirOf(initialSort),
   q: params.get('q') || '',
   status: params.get('status') || '',
+  plan: params.get('plan') || '',
+  page: Math.max(1, Number.parseInt(params.get('page'), 10) || 1),
 };
 
 const rows = new Map();
 const tbody = $('#rows');
-let snapshot = null;
+// The page as the server last described it: rows by id, their order, totals and the number that match.
+let view = null;
 let lastOrder = '';
 let pendingFrame = 0;
-
-const sorters = {
-  name: (a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: 'base' }),
-  plan: (a, b) => a.plan.localeCompare(b.plan) || sorters.name(a, b),
-  usage: (a, b) => share(a) - share(b),
-  status: (a, b) => STATUS_ORDER[a.status] - STATUS_ORDER[b.status] || share(a) - share(b),
-  rpm: (a, b) => a.requestsLastMinute - b.requestsLastMinute,
-  p95: (a, b) => (a.p95LatencyMs ?? -1) - (b.p95LatencyMs ?? -1),
-  errors: (a, b) => a.errorRate - b.errorRate,
-  reset: (a, b) => Date.parse(a.resetAt) - Date.parse(b.resetAt),
-};
-
-function share(t) { return t.limit > 0 ? t.used / t.limit : 1; }
-
-function matches(t) {
-  if (state.q && !t.name.toLowerCase().includes(state.q.toLowerCase())) return false;
-  if (state.status === 'Suspended') return t.tenantStatus === 'Suspended';
-  if (state.status && t.status !== state.status) return false;
-  return true;
-}
+let closeStream = null;
+let searchTimer = 0;
 
 function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
@@ -58,7 +52,7 @@ function createRow(t) {
     reset: el('td', { className: 'num hide-narrow' }),
   };
   const tr = el('tr', { dataset: { tenantId: String(t.id) } }, Object.values(cells));
-  return { tr, link, cells, statusKey: '' };
+  return { tr, link, cells, statusKey: '', data: null };
 }
 
 function updateRow(row, t, generatedAt) {
@@ -79,67 +73,121 @@ function updateRow(row, t, generatedAt) {
 
 function render() {
   pendingFrame = 0;
-  if (!snapshot) return;
-  const generatedAt = Date.parse(snapshot.generatedAt);
-  const seen = new Set();
-  for (const t of snapshot.tenants) {
-    let row = rows.get(t.id);
-    if (!row) { row = createRow(t); rows.set(t.id, row); }
-    updateRow(row, t, generatedAt);
-    seen.add(t.id);
+  if (!view) return;
+  const generatedAt = Date.parse(view.generatedAt);
+  for (const id of view.order) {
+    const t = view.tenants.get(id);
+    let row = rows.get(id);
+    if (!row) { row = createRow(t); rows.set(id, row); }
+    // Rows that did not change keep their object, and their text stays as written; only the countdown moves.
+    if (row.data !== t || row.generatedAt !== view.generatedAt) {
+      updateRow(row, t, generatedAt);
+      row.data = t;
+      row.generatedAt = view.generatedAt;
+    }
   }
-  for (const id of rows.keys()) if (!seen.has(id)) rows.delete(id);
+  for (const id of rows.keys()) if (!view.tenants.has(id)) rows.delete(id);
 
-  const compare = sorters[state.sort] || sorters.name;
-  const sign = state.dir === 'desc' ? -1 : 1;
-  const visible = snapshot.tenants.filter(matches).sort((a, b) => sign * compare(a, b) || sorters.name(a, b));
-  const order = visible.map((t) => t.id).join(',');
+  const order = view.order.join(',');
   // Moving a row that holds the keyboard focus would drop the focus: wait until it leaves the table.
   const focusInside = tbody.contains(document.activeElement);
   if (order !== lastOrder && !focusInside) {
     lastOrder = order;
-    if (visible.length) {
-      tbody.replaceChildren(...visible.map((t) => rows.get(t.id).tr));
+    if (view.order.length) {
+      tbody.replaceChildren(...view.order.map((id) => rows.get(id).tr));
     } else {
-      const message = snapshot.tenants.length ? 'No tenant matches the filter.' : 'No tenants yet.';
+      const message = view.totals.tenants ? 'No tenant matches the filter.' : 'No tenants yet.';
       tbody.replaceChildren(el('tr', {}, el('td', { colSpan: 8, className: 'empty' }, message)));
     }
   }
 
-  renderTotals(snapshot.tenants, visible.length);
-  setText($('#updated'), 'Updated ' + fmtTime(snapshot.generatedAt, { seconds: true }));
+  renderTotals(view.totals);
+  renderPager();
+  setText($('#updated'), 'Updated ' + fmtTime(view.generatedAt, { seconds: true }));
 }
 
-function renderTotals(tenants, shown) {
-  let rpm = 0, used = 0, errors = 0, warning = 0, blocked = 0;
-  for (const t of tenants) {
-    rpm += t.requestsLastMinute;
-    used += t.used;
-    errors += t.errorRate * t.requestsLastMinute;
-    if (t.status === 'Warning') warning++;
-    if (t.status === 'Blocked') blocked++;
-  }
-  setText($('#total-tenants'), fmtNumber(tenants.length));
-  setText($('#total-rpm'), fmtNumber(rpm));
-  setText($('#total-used'), fmtNumber(used));
-  setText($('#total-errors'), rpm ? fmtPercent(errors / rpm) : '–');
-  setText($('#total-warning'), fmtNumber(warning));
-  setText($('#total-blocked'), fmtNumber(blocked));
-  setText($('#shown'), shown === tenants.length ? `${fmtNumber(shown)} tenants` : `${fmtNumber(shown)} of ${fmtNumber(tenants.length)} tenants`);
+function renderTotals(totals) {
+  setText($('#total-tenants'), fmtNumber(totals.tenants));
+  setText($('#total-rpm'), fmtNumber(totals.requestsLastMinute));
+  setText($('#total-used'), fmtNumber(totals.used));
+  setText($('#total-errors'), totals.requestsLastMinute ? fmtPercent(totals.errorRate) : '–');
+  setText($('#total-warning'), fmtNumber(totals.warning));
+  setText($('#total-blocked'), fmtNumber(totals.blocked));
+}
+
+function renderPager() {
+  const first = view.offset + 1;
+  const last = view.offset + view.order.length;
+  const filtered = view.matched !== view.totals.tenants;
+  const of = filtered ? `${fmtNumber(view.matched)} matching of ${fmtNumber(view.totals.tenants)} tenants` : `${fmtNumber(view.matched)} tenants`;
+  setText($('#shown'), view.order.length ? `${fmtNumber(first)}–${fmtNumber(last)} of ${of}` : of);
+  const pages = Math.max(1, Math.ceil(view.matched / PAGE_SIZE));
+  setText($('#page-number'), `Page ${fmtNumber(state.page)} of ${fmtNumber(pages)}`);
+  $('#page-prev').disabled = state.page <= 1;
+  $('#page-next').disabled = state.page >= pages;
 }
 
 function schedule() {
   if (!pendingFrame) pendingFrame = requestAnimationFrame(render);
 }
 
-function saveState() {
-  const query = new URLSearchParams();
-  if (state.sort !== 'name') query.set('sort', state.sort);
-  if (state.dir !== 'asc') query.set('dir', state.dir);
+// A 'page' replaces what the overview holds; a 'delta' patches it.
+function receive(data, type) {
+  showStorageIfAny(data.storage);
+  if (type === 'page') {
+    view = {
+      generatedAt: data.generatedAt, offset: data.offset, matched: data.matched, totals: data.totals,
+      order: data.tenants.map((t) => t.id), tenants: new Map(data.tenants.map((t) => [t.id, t])),
+    };
+    lastOrder = '';
+    // Asked for a page past the end (the filter narrowed, tenants went): go to the last page there is.
+    const pages = Math.max(1, Math.ceil(data.matched / PAGE_SIZE));
+    if (state.page > pages) { state.page = pages; saveState(); openStream(); return; }
+  } else if (view) {
+    view.generatedAt = data.generatedAt;
+    if (data.totals) view.totals = data.totals;
+    if (data.matched !== undefined) view.matched = data.matched;
+    for (const t of data.rows ?? []) view.tenants.set(t.id, t);
+    if (data.order) {
+      view.order = data.order;
+      const keep = new Set(data.order);
+      for (const id of view.tenants.keys()) if (!keep.has(id)) view.tenants.delete(id);
+    }
+  }
+  schedule();
+}
+
+function streamUrl() {
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String((state.page - 1) * PAGE_SIZE), sort: state.sort, dir: state.dir });
   if (state.q) query.set('q', state.q);
   if (state.status) query.set('status', state.status);
+  if (state.plan) query.set('plan', state.plan);
+  return '/api/admin/stream?' + query;
+}
+
+function openStream() {
+  closeStream?.();
+  closeStream = liveStream(receive, setLive, { url: streamUrl(), events: ['page', 'delta'] });
+}
+
+function saveState() {
+  const query = new URLSearchParams();
+  if (state.sort !== DEFAULT_SORT) query.set('sort', state.sort);
+  if (state.dir !== firstDirOf(state.sort)) query.set('dir', state.dir);
+  if (state.q) query.set('q', state.q);
+  if (state.status) query.set('status', state.status);
+  if (state.plan) query.set('plan', state.plan);
+  if (state.page > 1) query.set('page', String(state.page));
   const search = query.toString();
   history.replaceState(null, '', location.pathname + (search ? '?' + search : ''));
+}
+
+// A new view: back to its first page unless paging, into the URL, and a stream of its own.
+function changeView({ keepPage = false } = {}) {
+  if (!keepPage) state.page = 1;
+  saveState();
+  showSort();
+  openStream();
 }
 
 function showSort() {
@@ -149,29 +197,51 @@ function showSort() {
   }
 }
 
+async function loadPlans(select) {
+  try {
+    const plans = await api('/api/admin/plans');
+    select.append(...plans.map((p) => el('option', { value: p.name }, p.name)));
+    select.value = state.plan;
+  } catch { /* a role that may not list plans keeps "Any plan" */ }
+}
+
 function initControls() {
   const filter = $('#filter');
   const status = $('#status-filter');
+  const plan = $('#plan-filter');
   filter.value = state.q;
   status.value = state.status;
-  filter.addEventListener('input', () => { state.q = filter.value.trim(); lastOrder = ''; saveState(); schedule(); });
-  status.addEventListener('change', () => { state.status = status.value; lastOrder = ''; saveState(); schedule(); });
+  if (state.plan) plan.append(el('option', { value: state.plan }, state.plan));
+  plan.value = state.plan;
+  // Typing waits for a pause: each search is a new stream.
+  filter.addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => {
+      if (state.q === filter.value.trim()) return;
+      state.q = filter.value.trim();
+      changeView();
+    }, 200);
+  });
+  status.addEventListener('change', () => { state.status = status.value; changeView(); });
+  plan.addEventListener('change', () => { state.plan = plan.value; changeView(); });
+  $('#page-prev').addEventListener('click', () => { if (state.page > 1) { state.page--; changeView({ keepPage: true }); } });
+  $('#page-next').addEventListener('click', () => { state.page++; changeView({ keepPage: true }); });
   for (const th of document.querySelectorAll('#tenants th[data-key]')) {
     th.querySelector('button').addEventListener('click', () => {
       const key = th.dataset.key;
-      // Numbers read best biggest first; names and plans A to Z.
-      const firstDir = ['name', 'plan', 'reset'].includes(key) ? 'asc' : 'desc';
-      state.dir = state.sort === key ? (state.dir === 'asc' ? 'desc' : 'asc') : firstDir;
+      state.dir = state.sort === key ? (state.dir === 'asc' ? 'desc' : 'asc') : firstDirOf(key);
       state.sort = key;
-      lastOrder = '';
-      showSort();
-      saveState();
-      schedule();
+      changeView();
     });
   }
   // When the focus leaves the table, apply an order that was held back while it was inside.
   tbody.addEventListener('focusout', () => setTimeout(schedule, 0));
   showSort();
+  return loadPlans(plan);
+}
+
+function showStorageIfAny(storage) {
+  if (storage) showStorage(storage);
 }
 
 // While usage storage fails (database away: spooling to disk; spool failing too: refusing or dropping rows) the
@@ -234,10 +304,11 @@ function initAddTenant() {
   });
 }
 
-initControls();
+const plansLoaded = initControls();
 initAddTenant();
+openStream();
 await initShell();
-liveStream((data) => { snapshot = data; showStorage(data.storage); schedule(); }, setLive);
+await plansLoaded;
 
 // Tenants that crossed an alert threshold in their current quota period (the events webhooks are sent for); a small
 // list above the table, read every 30 s rather than pushed: it changes a few times a period.
