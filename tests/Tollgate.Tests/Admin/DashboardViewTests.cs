@@ -269,6 +269,25 @@ public sealed class DashboardViewTests(DashboardViewTests.Fixture fixture) : ICl
     }
 
     [Fact]
+    public async Task Stream_OfAQuietPage_SendsNoRows_WhenTheTenantDirectoryIsReloadedUnchanged()
+    {
+        // The periodic resync reloads the directory every 10 s: a new snapshot with the same tenants must not resend
+        // the page (it did: rows were matched by the snapshot's identity).
+        using var admin = await fixture.App.AdminClientAsync();
+        var reading = ReadEventsAsync(admin, "/api/admin/stream?q=Bulk&sort=name&limit=20", 4);
+        var directory = fixture.App.Services.GetRequiredService<Tollgate.Keys.TenantDirectory>();
+        while (!reading.IsCompleted)
+        {
+            await directory.ReloadAsync();
+            await Task.Delay(200);
+        }
+
+        var events = await reading;
+        Assert.Equal("page", events[0].Type);
+        Assert.All(events.Skip(1), e => Assert.False(e.Data.TryGetProperty("rows", out _), e.Data.ToString()));
+    }
+
+    [Fact]
     public async Task Stream_WithoutAView_StillSendsWholeSnapshots()
     {
         using var admin = await fixture.App.AdminClientAsync();

@@ -115,6 +115,10 @@ internal sealed class LiveBoard(
         // reference, and an idle tenant costs no allocation per tick. Rows line up by index while the directory is
         // the same snapshot.
         var before = previous is not null && ReferenceEquals(previous.Directory, all) ? previous.Rows : null;
+        // A reloaded directory (an admin change, or the periodic resync every 10 s that finds nothing new) is a new
+        // snapshot: rows are then found by tenant id, so an unchanged tenant keeps its row object and no stream sends
+        // it again (before, every resync resent every row of every page).
+        var byId = before is null && previous is not null ? previous.Rows.ToDictionary(r => r.Id) : null;
         var rows = new DashboardTenantDto[all.Count];
         long requests = 0, errors = 0, used = 0;
         int normal = 0, warning = 0, blocked = 0, suspended = 0;
@@ -124,7 +128,7 @@ internal sealed class LiveBoard(
             var usage = usages[i];
             var stats = live.StatsOf(tenant.Id);
             var status = usage.Status;
-            var old = before?[i];
+            var old = before is not null ? before[i] : byId?.GetValueOrDefault(tenant.Id);
             rows[i] = old is not null && Same(old, tenant, usage, status, stats)
                 ? old
                 : new DashboardTenantDto(
@@ -163,5 +167,6 @@ internal sealed class LiveBoard(
     private static bool Same(DashboardTenantDto row, TenantContext tenant, in QuotaUsage usage, UsageStatus status, in LiveStats stats) =>
         row.Used == usage.Used && row.Limit == usage.Limit && row.Status == status && row.ResetAt == usage.ResetAt
         && row.RequestsLastMinute == stats.Requests && row.P95LatencyMs == stats.P95LatencyMs && row.ErrorRate == stats.ErrorRate
-        && row.TenantStatus == tenant.Status && ReferenceEquals(row.Name, tenant.Name) && ReferenceEquals(row.Plan, tenant.PlanName);
+        && row.TenantStatus == tenant.Status && string.Equals(row.Name, tenant.Name, StringComparison.Ordinal)
+        && string.Equals(row.Plan, tenant.PlanName, StringComparison.Ordinal);
 }
