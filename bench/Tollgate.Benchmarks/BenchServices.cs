@@ -53,6 +53,14 @@ internal sealed class BenchServices : IAsyncDisposable
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(configuration);
         services.AddLogging();
+        // The usage spool resolves its relative path against the content root, as in the server.
+        services.AddSingleton<IHostEnvironment>(new Microsoft.Extensions.Hosting.Internal.HostingEnvironment
+        {
+            ApplicationName = "Tollgate.Benchmarks",
+            EnvironmentName = Environments.Production,
+            ContentRootPath = AppContext.BaseDirectory,
+            ContentRootFileProvider = new Microsoft.Extensions.FileProviders.NullFileProvider(),
+        });
         services.AddTollgateData(configuration);
         services.AddTollgateKeys();
         services.AddTollgateLimits();
