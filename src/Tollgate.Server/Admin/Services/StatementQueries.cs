@@ -1,7 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Tollgate.Data;
 using Tollgate.Keys;
-using Tollgate.Usage;
 
 namespace Tollgate.Admin;
 
