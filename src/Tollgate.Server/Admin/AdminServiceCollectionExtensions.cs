@@ -22,6 +22,7 @@ public static class AdminServiceCollectionExtensions
         services.AddScoped<AdminAccounts>();
         services.AddScoped<AuditQuery>();
         services.AddScoped<UsageQueries>();
+        services.AddScoped<StatementQueries>();
         services.AddScoped<PlanService>();
         services.AddScoped<TenantService>();
         services.AddScoped<KeyService>();
@@ -78,6 +79,7 @@ public static class AdminServiceCollectionExtensions
         TenantsApi.Map(admin);
         SetupApi.Map(admin);
         UsageApi.Map(admin);
+        StatementsApi.Map(admin);
         AdminsApi.Map(admin);
         AuditApi.Map(admin);
         RoutesApi.Map(admin);

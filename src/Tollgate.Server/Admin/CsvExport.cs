@@ -5,8 +5,9 @@ using Microsoft.Net.Http.Headers;
 namespace Tollgate.Admin;
 
 /// <summary>
-/// The CSV exports of the request log and the audit log: content negotiation, RFC 4180 fields, and the writers that
-/// stream rows to the response as the database hands them over, so an export never sits in memory whole.
+/// The CSV exports of the request log, the audit log and the monthly statements: content negotiation, RFC 4180 fields,
+/// and the writers that stream rows to the response as the database hands them over, so a log export never sits in
+/// memory whole (statements are at most 120 rows).
 /// </summary>
 internal static class CsvExport
 {
@@ -78,6 +79,40 @@ internal static class CsvExport
             AppendField(line, a.Target).Append(',')
                 .Append(a.TenantId?.ToString(CultureInfo.InvariantCulture)).Append(',');
             AppendField(line, a.Details ?? "").Append('\n');
+            await writer.WriteAsync(line, ct);
+        }
+
+        await writer.FlushAsync(ct);
+    }
+
+    /// <summary>
+    /// Writes monthly statements, one line per month, under the JSON's member names: a finance team's spreadsheet and
+    /// a script reading the JSON see the same columns.
+    /// </summary>
+    public static async Task WriteStatementsAsync(Stream stream, IEnumerable<StatementDto> rows, CancellationToken ct)
+    {
+        await using var writer = NewWriter(stream);
+        await writer.WriteAsync("tenantId,tenantName,plan,month,from,to,requests,admitted,rateLimited,quotaExceeded,errors,p50Ms,p95Ms,p99Ms,complete\n");
+        var line = new StringBuilder(256);
+        foreach (var s in rows)
+        {
+            line.Clear()
+                .Append(s.TenantId.ToString(CultureInfo.InvariantCulture)).Append(',');
+            AppendField(line, s.TenantName).Append(',');
+            AppendField(line, s.Plan).Append(',')
+                .Append(s.Month).Append(',')
+                // Month bounds are whole seconds: written as the JSON writes them, without a fraction.
+                .Append(s.From.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)).Append(',')
+                .Append(s.To.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)).Append(',')
+                .Append(s.Requests.ToString(CultureInfo.InvariantCulture)).Append(',')
+                .Append(s.Admitted.ToString(CultureInfo.InvariantCulture)).Append(',')
+                .Append(s.RateLimited.ToString(CultureInfo.InvariantCulture)).Append(',')
+                .Append(s.QuotaExceeded.ToString(CultureInfo.InvariantCulture)).Append(',')
+                .Append(s.Errors.ToString(CultureInfo.InvariantCulture)).Append(',')
+                .Append(s.P50Ms?.ToString(CultureInfo.InvariantCulture)).Append(',')
+                .Append(s.P95Ms?.ToString(CultureInfo.InvariantCulture)).Append(',')
+                .Append(s.P99Ms?.ToString(CultureInfo.InvariantCulture)).Append(',')
+                .Append(s.Complete ? "true" : "false").Append('\n');
             await writer.WriteAsync(line, ct);
         }
 

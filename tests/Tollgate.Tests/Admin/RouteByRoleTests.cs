@@ -52,6 +52,8 @@ public sealed class RouteByRoleTests
         ["GET /api/admin/usage/endpoints"] = new("/api/admin/usage/endpoints?tenantId={tenant}", null, [401, 200, 404, 200, 200]),
         ["GET /api/admin/usage/status-codes"] = new("/api/admin/usage/status-codes?tenantId={tenant}", null, [401, 200, 404, 200, 200]),
         ["GET /api/admin/logs"] = new("/api/admin/logs?tenantId={tenant}", null, [401, 200, 404, 200, 200]),
+        ["GET /api/admin/tenants/{id:long}/statements"] = new("/api/admin/tenants/{tenant}/statements", null, [401, 200, 404, 200, 200]),
+        ["GET /api/admin/tenants/{id:long}/statements/{month}"] = new("/api/admin/tenants/{tenant}/statements/2026-01", null, [401, 200, 404, 200, 200]),
 
         ["GET /api/admin/plans"] = new("/api/admin/plans", null, [401, 200, 200, 200, 200]),
         ["POST /api/admin/plans"] = new("/api/admin/plans", """{"name":"{unique}","quota":{"limit":10,"period":"Day"}}""", [401, 403, 403, 403, 201]),

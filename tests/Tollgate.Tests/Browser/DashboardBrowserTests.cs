@@ -384,6 +384,43 @@ public sealed class DashboardBrowserTests(BrowserFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task TenantPage_Statements_ListTheLast12Months_AndDownloadAsCsv()
+    {
+        var wayne = fixture.Demo["Wayne Ent"].Id;
+        var before = DateTime.UtcNow.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture);
+        var page = await NewPageAsync();
+        await page.GotoAsync($"/tenants/{wayne}");
+
+        var rows = page.Locator("#statements tr");
+        await Expect(rows).ToHaveCountAsync(12);
+        var after = DateTime.UtcNow.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture);
+        var newest = await rows.First.GetAttributeAsync("data-month");
+        Assert.True(newest == before || newest == after, $"The newest statement is {newest}, not the current month.");
+        await Expect(rows.First).ToContainTextAsync("in progress");
+        // The demo's days of history fall in the last 12 months: some month has requests.
+        var requests = await page.Locator("#statements tr td:nth-child(2)").AllTextContentsAsync();
+        Assert.Contains(requests, r => r != "0");
+
+        var all = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Download all (CSV)" }).ClickAsync());
+        Assert.Matches($"^tollgate-statements-{wayne}-\\d{{4}}-\\d{{2}}-to-{newest}\\.csv$", all.SuggestedFilename);
+        var allPath = Path.Combine(BrowserFixture.ScreenshotFolder, "wayne-statements.csv");
+        await all.SaveAsAsync(allPath);
+        var lines = await File.ReadAllLinesAsync(allPath);
+        Assert.Equal("tenantId,tenantName,plan,month,from,to,requests,admitted,rateLimited,quotaExceeded,errors,p50Ms,p95Ms,p99Ms,complete", lines[0]);
+        Assert.Equal(13, lines.Length);
+
+        var one = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Button, new() { Name = $"Download the statement of {newest} as CSV" }).ClickAsync());
+        Assert.Equal($"tollgate-statement-{wayne}-{newest}.csv", one.SuggestedFilename);
+        var onePath = Path.Combine(BrowserFixture.ScreenshotFolder, "wayne-statement.csv");
+        await one.SaveAsAsync(onePath);
+        var oneLines = await File.ReadAllLinesAsync(onePath);
+        Assert.Equal(2, oneLines.Length);
+        Assert.Equal(lines[0], oneLines[0]);
+        Assert.Equal(newest, oneLines[1].Split(',')[3]);
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
     public async Task TenantPage_ChangesThePlan()
     {
         var tenant = await fixture.CreateTenantAsync(quota: 10);

@@ -25,7 +25,7 @@ public sealed class OperationsTests(SharedApp shared) : IClassFixture<SharedApp>
         using var client = _app.CreateClient();
         var document = await (await client.GetAsync("/openapi/v1.json")).ReadJsonAsync();
         var paths = document.GetProperty("paths");
-        foreach (var path in new[] { "/api/v1/users", "/api/v1/users/{id}", "/api/v1/ping", "/api/v1/usage", "/api/admin/plans", "/api/admin/tenants/{id}/keys", "/api/dashboard-data", "/api/auth/login" })
+        foreach (var path in new[] { "/api/v1/users", "/api/v1/users/{id}", "/api/v1/ping", "/api/v1/usage", "/api/admin/plans", "/api/admin/tenants/{id}/keys", "/api/admin/tenants/{id}/statements", "/api/admin/tenants/{id}/statements/{month}", "/api/dashboard-data", "/api/auth/login" })
         {
             Assert.True(paths.TryGetProperty(path, out _), path);
         }

@@ -117,9 +117,9 @@ internal sealed class UsageQueries(TollgateDbContext db)
     /// <summary>
     /// The rows' latency sketches merged per key. No database adds sketches, so the rows' sketches are read and merged
     /// here: a few hundred bytes a row, and each bucket size reads its own tier, so a range is hundreds of rows, not
-    /// tens of thousands.
+    /// tens of thousands. Statements (<see cref="StatementQueries"/>) merge theirs here too.
     /// </summary>
-    private static async Task<Dictionary<TKey, LatencySketch>> SketchesAsync<TRow, TKey>(
+    internal static async Task<Dictionary<TKey, LatencySketch>> SketchesAsync<TRow, TKey>(
         IQueryable<TRow> rows, Func<TRow, TKey> key, Func<TRow, byte[]?> sketch, CancellationToken ct)
         where TKey : notnull
     {

@@ -1,4 +1,5 @@
-// One tenant: live usage, charts and breakdowns over a range kept in the URL, the request log, keys, users and plan.
+// One tenant: live usage, charts and breakdowns over a range kept in the URL, the request log, monthly statements,
+// keys, users and plan.
 import {
   api, liveStream, el, $, badge, usageCell, updateUsageCell, confirmDialog, copyText, describeProblem, flash,
   fmtNumber, fmtPercent, fmtMs, fmtDuration, fmtTime,
@@ -375,23 +376,67 @@ function initLog() {
   $('#export').addEventListener('click', exportCsv);
 }
 
+/**
+ * Fetches a CSV export and hands it to the browser as a download. A plain link cannot do it: the admin API answers
+ * CSV only to a request that asks for text/csv, which a navigation does not send. The file is called name, or else
+ * what the server calls it (Content-Disposition).
+ */
+async function downloadCsv(path, name) {
+  const response = await api(path, { accept: 'text/csv' });
+  const disposition = response.headers.get('content-disposition') || '';
+  name ??= /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? 'tollgate.csv';
+  const url = URL.createObjectURL(await response.blob());
+  const link = el('a', { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
 async function exportCsv() {
   const status = $('#export-status');
   const { from } = windowOf(range);
   flash(status, 'Preparing the CSV…', 'warn');
   try {
-    const response = await api(`/api/admin/logs?tenantId=${tenantId}&from=${encodeURIComponent(from)}`, { accept: 'text/csv' });
-    const blob = await response.blob();
-    const url = URL.createObjectURL(blob);
-    const link = el('a', { href: url, download: `tollgate-${tenant.name.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase()}-${range}.csv` });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    // The page's own name (tenant and range) rather than the server's, which knows no range.
+    await downloadCsv(`/api/admin/logs?tenantId=${tenantId}&from=${encodeURIComponent(from)}`,
+      `tollgate-${tenant.name.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase()}-${range}.csv`);
     flash(status, `Exported the request log of the ${RANGES[range].text.split(',')[0]}.`);
   } catch (e) {
     flash(status, describeProblem(e.problem) || e.message, 'bad');
   }
+}
+
+// ---------- monthly statements ----------
+
+async function loadStatements() {
+  // Without a range the API answers the last 12 months, the current one first.
+  const statements = await api(`/api/admin/tenants/${tenantId}/statements`);
+  $('#statements').replaceChildren(...statements.map((s) => el('tr', { dataset: { month: s.month } },
+    el('td', { className: 'nowrap' }, s.month, s.complete ? '' : el('span', { className: 'muted' }, ' · in progress')),
+    el('td', { className: 'num' }, fmtNumber(s.requests)),
+    el('td', { className: 'num' }, fmtNumber(s.admitted)),
+    el('td', { className: 'num' }, fmtNumber(s.rateLimited + s.quotaExceeded)),
+    el('td', { className: 'num' }, fmtNumber(s.errors)),
+    el('td', { className: 'num' }, fmtMs(s.p95Ms)),
+    el('td', {}, el('button', {
+      type: 'button', className: 'quiet small', 'aria-label': `Download the statement of ${s.month} as CSV`,
+      onclick: () => downloadStatements(`/statements/${s.month}`, `the statement of ${s.month}`),
+    }, 'CSV')))));
+}
+
+async function downloadStatements(path, what) {
+  const status = $('#statements-status');
+  try {
+    await downloadCsv(`/api/admin/tenants/${tenantId}${path}`);
+    flash(status, `Downloaded ${what}.`);
+  } catch (e) {
+    flash(status, describeProblem(e.problem) || e.message, 'bad');
+  }
+}
+
+function initStatements() {
+  $('#statements-csv').addEventListener('click', () => downloadStatements('/statements', 'the statements of the last 12 months'));
 }
 
 // ---------- range picker (kept in the URL) ----------
@@ -451,7 +496,8 @@ if (await loadTenant()) {
   initLog();
   initKeyForm();
   initPlanControls();
-  await Promise.all([loadKeys(), loadUsers()]);
+  initStatements();
+  await Promise.all([loadKeys(), loadUsers(), loadStatements()]);
   await Promise.all([loadUsage(), loadLog()]);
   liveStream(renderLive, setLive);
   // Keep the charts and breakdowns current while the page stays open (the log keeps its page until asked).
