@@ -17,7 +17,8 @@ namespace Tollgate.Usage;
 /// still accepts <c>VALUES()</c> (deprecated since 8.0.20, with a warning the driver ignores). <c>LOAD DATA LOCAL</c>
 /// would be faster still but is off by default on both servers, so it cannot be the path every install takes.
 /// </remarks>
-internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database, ILogger<MySqlUsageBatchStore> logger)
+internal sealed partial class MySqlUsageBatchStore(
+    DatabaseDescription database, Microsoft.Extensions.Options.IOptions<UsageOptions> options, ILogger<MySqlUsageBatchStore> logger)
     : IUsageBatchStore
 {
     /// <summary>Attempts when InnoDB picks this transaction as a deadlock victim; the whole batch is redone.</summary>
@@ -123,7 +124,7 @@ internal sealed partial class MySqlUsageBatchStore(DatabaseDescription database,
             await advance.ExecuteNonQueryAsync(ct);
         }
 
-        var events = batch.Events;
+        var events = options.Value.RawLogs == RawLogPolicy.All ? batch.Events : [.. batch.Events.Where(e => options.Value.KeepsRawRow(e))];
         for (var offset = 0; offset < events.Count; offset += LogRowsPerStatement)
         {
             var rows = Math.Min(LogRowsPerStatement, events.Count - offset);

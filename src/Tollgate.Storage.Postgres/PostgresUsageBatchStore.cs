@@ -10,7 +10,8 @@ namespace Tollgate.Usage;
 /// transaction. Roll-ups and counters are additive upserts (<c>count = usage_rollups.count + excluded.count</c>):
 /// the row lock taken by <c>ON CONFLICT DO UPDATE</c> makes them exact with any number of writers.
 /// </summary>
-internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSource, ILogger<PostgresUsageBatchStore> logger)
+internal sealed partial class PostgresUsageBatchStore(
+    NpgsqlDataSource dataSource, Microsoft.Extensions.Options.IOptions<UsageOptions> options, ILogger<PostgresUsageBatchStore> logger)
     : IUsageBatchStore
 {
     /// <summary>Attempts when PostgreSQL picks this transaction as a deadlock victim; the whole batch is redone.</summary>
@@ -100,7 +101,7 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
 
         if (batch.Count > 0)
         {
-            await CopyLogsAsync(connection, batch, ct);
+            await CopyLogsAsync(connection, batch, options.Value, ct);
         }
 
         if (batch.Rollups.Count > 0)
@@ -149,12 +150,18 @@ internal sealed partial class PostgresUsageBatchStore(NpgsqlDataSource dataSourc
         await tx.CommitAsync(ct);
     }
 
-    private static async Task CopyLogsAsync(NpgsqlConnection connection, UsageBatch batch, CancellationToken ct)
+    private static async Task CopyLogsAsync(NpgsqlConnection connection, UsageBatch batch, UsageOptions rows, CancellationToken ct)
     {
         // COPY joins the connection's open transaction: a failure later in the batch takes these rows back too.
         await using var importer = await connection.BeginBinaryImportAsync(CopyLogs, ct);
+        var everyRow = rows.RawLogs == RawLogPolicy.All;
         foreach (var e in batch.Events)
         {
+            if (!everyRow && !rows.KeepsRawRow(e))
+            {
+                continue;
+            }
+
             await importer.StartRowAsync(ct);
             await importer.WriteAsync(e.TenantId, NpgsqlDbType.Bigint, ct);
             await importer.WriteAsync(e.ApiKeyId, NpgsqlDbType.Bigint, ct);

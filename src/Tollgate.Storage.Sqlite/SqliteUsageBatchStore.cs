@@ -65,7 +65,7 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
             var (connection, statements) = await OpenAsync(cancellationToken);
             try
             {
-                WriteCore(connection, statements, batch);
+                WriteCore(connection, statements, batch, options.Value);
             }
             catch
             {
@@ -103,7 +103,7 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
     }
 
     // Synchronous on purpose: Microsoft.Data.Sqlite's async methods run synchronously anyway.
-    private static void WriteCore(SqliteConnection connection, Statements statements, UsageBatch batch)
+    private static void WriteCore(SqliteConnection connection, Statements statements, UsageBatch batch, UsageOptions rows)
     {
         using var tx = connection.BeginTransaction();
         Span<char> text = stackalloc char[32];
@@ -123,8 +123,14 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
         }
 
         var insert = statements.InsertLog;
+        var everyRow = rows.RawLogs == RawLogPolicy.All;
         foreach (var e in batch.Events)
         {
+            if (!everyRow && !rows.KeepsRawRow(e))
+            {
+                continue;
+            }
+
             insert.Bind(1, e.TenantId);
             insert.Bind(2, e.ApiKeyId);
             insert.Bind(3, e.Timestamp, text);

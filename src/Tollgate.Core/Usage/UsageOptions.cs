@@ -9,6 +9,42 @@ public sealed class UsageOptions
     public const string Section = "Tollgate:Usage";
 
     /// <summary>
+    /// Which requests get a raw <c>usage_logs</c> row: <see cref="RawLogPolicy.All"/> (default),
+    /// <see cref="RawLogPolicy.ErrorsAndRefusals"/>, or <see cref="RawLogPolicy.Sample"/> (admitted successes 1 in
+    /// <see cref="RawLogSampleRate"/>; errors and refusals always). Roll-ups, quota counters and alerts count every
+    /// request whatever the policy: the raw log is for looking at requests, not for counting them.
+    /// </summary>
+    public RawLogPolicy RawLogs { get; set; } = RawLogPolicy.All;
+
+    /// <summary>With <see cref="RawLogPolicy.Sample"/>: one admitted success in this many gets a raw row. Default 100.</summary>
+    [Range(1, 1_000_000)]
+    public int RawLogSampleRate { get; set; } = 100;
+
+    /// <summary>
+    /// Whether the event gets a raw row under <see cref="RawLogs"/>. A pure function of the event, so a batch replayed
+    /// from the spool or written again after a failure keeps exactly the same rows.
+    /// </summary>
+    public bool KeepsRawRow(in UsageEvent e)
+    {
+        if (RawLogs == RawLogPolicy.All || e.Outcome != LimitOutcome.Admitted || e.StatusCode >= 400)
+        {
+            return true;
+        }
+
+        if (RawLogs == RawLogPolicy.ErrorsAndRefusals)
+        {
+            return false;
+        }
+
+        // SplitMix64 of the arrival time (100 ns ticks) and the key: evenly spread, and the same on every replay.
+        var x = (ulong)e.Timestamp.Ticks ^ ((ulong)e.ApiKeyId * 0x9E3779B97F4A7C15UL);
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
+        x ^= x >> 31;
+        return x % (ulong)RawLogSampleRate == 0;
+    }
+
+    /// <summary>
     /// Events the in-memory queue holds before requests wait for the writer. Default 100,000: a few seconds of
     /// peak traffic, about 10 MB.
     /// </summary>
@@ -115,4 +151,17 @@ public enum UsageDurability
     /// PostgreSQL and MySQL commit durably with their default settings.
     /// </summary>
     Synchronous,
+}
+
+/// <summary>Which metered requests get a raw <c>usage_logs</c> row (<c>Tollgate:Usage:RawLogs</c>).</summary>
+public enum RawLogPolicy
+{
+    /// <summary>Every request.</summary>
+    All,
+
+    /// <summary>Only requests answered 4xx/5xx and requests refused by a limit.</summary>
+    ErrorsAndRefusals,
+
+    /// <summary>Errors and refusals, and admitted successes 1 in <see cref="UsageOptions.RawLogSampleRate"/>.</summary>
+    Sample,
 }
