@@ -97,8 +97,8 @@ internal sealed partial class UsageRetention(
             metrics.RetentionRan(took);
             if (total > 0)
             {
-                LogRun(logger, total, string.Join(", ", deleted.Select(d => string.Create(CultureInfo.InvariantCulture, $"{d.Key} {d.Value}"))),
-                    took.TotalSeconds);
+                var tables = deleted.Where(d => d.Value > 0).Select(d => string.Create(CultureInfo.InvariantCulture, $"{d.Key} {d.Value}"));
+                LogRun(logger, total, string.Join(", ", tables), took.TotalSeconds);
             }
 
             return deleted;

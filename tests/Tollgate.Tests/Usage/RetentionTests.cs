@@ -195,6 +195,33 @@ public sealed class RetentionTests
         Assert.Single(logs.Messages, m => m.Contains("created without auto-vacuum", StringComparison.Ordinal));
     }
 
+    // TODO(merge): remove the Skip with the guard in UsageRetention.RunOnceAsync; usage_rollups_hour and
+    // usage_rollups_day exist on main, not on the retention branch. Checked on a scratch merge with main (1e817ae):
+    // passes on SQLite, PostgreSQL and MariaDB.
+    [Fact(Skip = "usage_rollups_hour does not exist on this branch yet")]
+    public async Task RunOnce_DeletesHourRollupsPastTheirRetention_AndLeavesTheDayRollups()
+    {
+        var clock = DateTime.UtcNow;
+        var time = new FakeTimeProvider(new DateTimeOffset(clock.Ticks - (clock.Ticks % TimeSpan.TicksPerHour), TimeSpan.Zero));
+        var now = time.GetUtcNow().UtcDateTime;
+        await using var app = new TollgateApp(time: time, settings: ContractDefaults);
+        var tenant = await app.CreateTenantAsync(quota: 1_000_000);
+        var cutoff = now.AddDays(-400);
+        await WriteAsync(app, tenant, [now.AddDays(-500), cutoff.AddHours(-1), cutoff, now.AddDays(-1)]);
+        Task<long> Scalar(string sql) => app.Database.ScalarAsync(sql, ("@t", tenant.Id), ("@c", cutoff));
+        const string hours = "SELECT COUNT(*) FROM usage_rollups_hour WHERE tenant_id = @t";
+        const string days = "SELECT COUNT(*) * 1000000 + SUM(count) FROM usage_rollups_day WHERE tenant_id = @t";
+        Assert.Equal(4, await Scalar(hours));
+        var daysBefore = await Scalar(days);
+
+        var deleted = await Retention(app).RunOnceAsync(CancellationToken.None);
+
+        Assert.Equal(2, deleted[UsageTables.HourRollups]);
+        Assert.Equal(2, await Scalar(hours));
+        Assert.Equal(0, await Scalar(hours + " AND bucket_start < @c"));
+        Assert.Equal(daysBefore, await Scalar(days));
+    }
+
     /// <summary>A fake clock at the current time rounded down to the minute.</summary>
     private static FakeTimeProvider WholeMinuteClock()
     {
