@@ -41,7 +41,7 @@ internal sealed class IdRangeDeletion
     private readonly string _batchEnd;
     private readonly string _delete;
 
-    /// <summary>Prepares the statements on the context's connection, which the caller opens and closes.</summary>
+    /// <summary>Builds the statements for the context's connection, which the caller opens and closes.</summary>
     public IdRangeDeletion(TollgateDbContext db, string table, string idColumn, string timeColumn, DateTime cutoff, int batchSize)
     {
         ArgumentNullException.ThrowIfNull(db);
