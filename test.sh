@@ -37,7 +37,7 @@ status=0
 dotnet test Tollgate.slnx --logger "trx;LogFileName=sqlite.trx" --results-directory "$results" "$@" || status=$?
 # ...then the suites that touch a database again on PostgreSQL and on MariaDB: same tests, real servers
 # (TOLLGATE_TEST_DATABASE picks the provider of every test app that does not name one).
-server_suites="FullyQualifiedName~Tollgate.Tests.TenantApi|FullyQualifiedName~Tollgate.Tests.Metering|FullyQualifiedName~Tollgate.Tests.Admin|FullyQualifiedName~Tollgate.Tests.Usage.DurabilityTests|FullyQualifiedName~Tollgate.Tests.Usage.SynchronousDurabilityTests|FullyQualifiedName~Tollgate.Tests.Usage.UsageSpoolTests|FullyQualifiedName~Tollgate.Tests.Usage.RollupTierTests|FullyQualifiedName~Tollgate.Tests.Keys.KeyCacheTests|FullyQualifiedName~Tollgate.Tests.Redis|FullyQualifiedName~Tollgate.Tests.Operations|FullyQualifiedName~Tollgate.Tests.Gateway"
+server_suites="FullyQualifiedName~Tollgate.Tests.TenantApi|FullyQualifiedName~Tollgate.Tests.Metering|FullyQualifiedName~Tollgate.Tests.Admin|FullyQualifiedName~Tollgate.Tests.Usage.DurabilityTests|FullyQualifiedName~Tollgate.Tests.Usage.SynchronousDurabilityTests|FullyQualifiedName~Tollgate.Tests.Usage.UsageSpoolTests|FullyQualifiedName~Tollgate.Tests.Usage.RetentionTests|FullyQualifiedName~Tollgate.Tests.Keys.KeyCacheTests|FullyQualifiedName~Tollgate.Tests.Redis|FullyQualifiedName~Tollgate.Tests.Operations|FullyQualifiedName~Tollgate.Tests.Gateway|FullyQualifiedName~Tollgate.Tests.Usage.RollupTierTests"
 for provider in Postgres MySql; do
   TOLLGATE_TEST_DATABASE=$provider dotnet test tests/Tollgate.Tests --no-build --filter "$server_suites" \
     --logger "trx;LogFileName=$provider.trx" --results-directory "$results" || status=$?

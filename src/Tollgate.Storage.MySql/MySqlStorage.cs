@@ -13,6 +13,7 @@ public sealed class MySqlStorage : ITollgateStorage
     {
         services.AddDbContextPool<TollgateDbContext, MySqlTollgateDbContext>(o => UseTollgateMySql(o, connectionString));
         services.AddSingleton<IUsageBatchStore, MySqlUsageBatchStore>();
+        services.AddSingleton<IUsageRetentionStore, MySqlUsageRetentionStore>();
     }
 
     /// <summary>

@@ -18,5 +18,6 @@ public sealed class PostgresStorage : ITollgateStorage
             .UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>())
             .UseSnakeCaseNamingConvention());
         services.AddSingleton<IUsageBatchStore, PostgresUsageBatchStore>();
+        services.AddSingleton<IUsageRetentionStore, PostgresUsageRetentionStore>();
     }
 }

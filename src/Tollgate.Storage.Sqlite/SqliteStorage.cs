@@ -14,5 +14,6 @@ public sealed class SqliteStorage : ITollgateStorage
             .UseSqlite(SqliteConnectionTuning.Tune(connectionString))
             .UseSnakeCaseNamingConvention());
         services.AddSingleton<IUsageBatchStore, SqliteUsageBatchStore>();
+        services.AddSingleton<IUsageRetentionStore, SqliteUsageRetentionStore>();
     }
 }

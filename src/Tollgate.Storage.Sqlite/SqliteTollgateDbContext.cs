@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 
@@ -27,10 +28,23 @@ public sealed class SqliteTollgateDbContext : TollgateDbContext
             Directory.CreateDirectory(directory);
         }
 
-        // WAL lets the dashboard read while the usage writer writes; it is a property of the file, set once.
         await Database.OpenConnectionAsync(cancellationToken);
         try
         {
+            // A new file gives the pages that retention frees back to the disk when asked (PRAGMA incremental_vacuum,
+            // see SqliteUsageRetentionStore). The mode can only be chosen before the first table exists, and only this
+            // connection holds it until the file's header is written: so it goes first, and the WAL switch below writes
+            // the header with it. An existing file keeps the mode it has.
+            await using (var tables = Database.GetDbConnection().CreateCommand())
+            {
+                tables.CommandText = "SELECT count(*) FROM sqlite_master";
+                if (Convert.ToInt64(await tables.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) == 0)
+                {
+                    await Database.ExecuteSqlRawAsync("PRAGMA auto_vacuum=INCREMENTAL;", cancellationToken);
+                }
+            }
+
+            // WAL lets the dashboard read while the usage writer writes; it is a property of the file, set once.
             await Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
         }
         finally

@@ -236,8 +236,13 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
             // Durability=Synchronous promises that an answered request's row survives anything, power loss included,
             // so there each commit waits for the WAL's fsync (FULL); the writer's group commit shares one fsync
             // among every request that waited for it.
+            // A busy lock (the retention clean-up's short deletes, an admin write) is waited for by SQLite's own busy
+            // handler, which retries within milliseconds, rather than by Microsoft.Data.Sqlite's retry loop, which
+            // sleeps 150 ms each time. Measured while the clean-up deleted 300,000 rows and 250,000 roll-ups beside a
+            // writer committing 100 events every 10 ms: the writer's p99 went from 150 ms to 19 ms (max 600 to 29 ms).
             var synchronous = options.Value.Durability == UsageDurability.Synchronous ? "FULL" : "NORMAL";
-            pragma.CommandText = $"PRAGMA synchronous={synchronous}; PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=10000;";
+            var busyTimeout = (connection.DefaultTimeout * 1000L).ToString(CultureInfo.InvariantCulture);
+            pragma.CommandText = $"PRAGMA synchronous={synchronous}; PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=10000; PRAGMA busy_timeout={busyTimeout};";
             await pragma.ExecuteNonQueryAsync(ct);
         }
 

@@ -83,6 +83,9 @@ public sealed record DatabaseDescription(DatabaseProvider Provider, string Conne
 /// </summary>
 public interface ITollgateStorage
 {
-    /// <summary>Adds the provider's <see cref="TollgateDbContext"/> and <see cref="Usage.IUsageBatchStore"/>.</summary>
+    /// <summary>
+    /// Adds the provider's <see cref="TollgateDbContext"/>, <see cref="Usage.IUsageBatchStore"/> and
+    /// <see cref="Usage.IUsageRetentionStore"/>.
+    /// </summary>
     void AddTo(IServiceCollection services, string connectionString);
 }

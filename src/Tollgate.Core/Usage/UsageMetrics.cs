@@ -5,7 +5,8 @@ namespace Tollgate.Usage;
 
 /// <summary>
 /// The usage pipeline's instruments, on the meter <c>Tollgate.Usage</c> (exported at <c>/metrics</c>). Everything is
-/// counted off the request path: events, batch sizes and commit times by the usage writer, gauges read when scraped.
+/// counted off the request path: events, batch sizes and commit times by the usage writer, rows deleted and run times by
+/// the retention clean-up, gauges read when scraped.
 /// </summary>
 public sealed class UsageMetrics
 {
@@ -15,6 +16,8 @@ public sealed class UsageMetrics
     private readonly Counter<long> _events;
     private readonly Histogram<long> _batchSize;
     private readonly Histogram<double> _commitDuration;
+    private readonly Counter<long> _retentionDeleted;
+    private readonly Histogram<double> _retentionDuration;
 
     /// <summary>Creates the instruments.</summary>
     public UsageMetrics(IMeterFactory meters, IServiceProvider services)
@@ -27,6 +30,11 @@ public sealed class UsageMetrics
         _commitDuration = meter.CreateHistogram<double>("tollgate.usage.commit.duration", "s",
             "Time one batch takes to commit in the database",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
+        _retentionDeleted = meter.CreateCounter<long>("tollgate.retention.deleted", "{row}",
+            "Expired usage rows deleted by the retention clean-up, by table (tag tollgate.retention.table)");
+        _retentionDuration = meter.CreateHistogram<double>("tollgate.retention.duration", "s",
+            "Time one retention clean-up run took, deletes and space reclaimed",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.1, 1, 10, 60, 300, 900, 3600] });
         meter.CreateObservableGauge("tollgate.usage.queue.length", () => services.GetRequiredService<UsageQueue>().Count,
             "{event}", "Usage events waiting for the writer");
         meter.CreateObservableGauge("tollgate.usage.queue.capacity", () => services.GetRequiredService<UsageQueue>().Capacity,
@@ -48,6 +56,13 @@ public sealed class UsageMetrics
 
     /// <summary>The time one batch took to commit in the database.</summary>
     public void Committed(TimeSpan took) => _commitDuration.Record(took.TotalSeconds);
+
+    /// <summary>Counts rows of <paramref name="table"/> deleted by the retention clean-up.</summary>
+    public void RetentionDeleted(string table, long rows) =>
+        _retentionDeleted.Add(rows, new KeyValuePair<string, object?>("tollgate.retention.table", table));
+
+    /// <summary>The time one retention clean-up run took.</summary>
+    public void RetentionRan(TimeSpan took) => _retentionDuration.Record(took.TotalSeconds);
 
     /// <summary>Counts a recorded batch (in the database or the spool) by outcome, and its size.</summary>
     public void Stored(UsageBatch batch)

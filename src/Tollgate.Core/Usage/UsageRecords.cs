@@ -5,7 +5,8 @@ namespace Tollgate.Usage;
 
 /// <summary>
 /// What other parts may do to the stored usage of a tenant, through its owner: the usage tables (the log, the
-/// roll-ups, the quota counters) are written by the usage writer and changed nowhere else.
+/// roll-ups, the quota counters) are written by the usage writer, emptied of expired rows by
+/// <see cref="UsageRetention"/>, and changed nowhere else.
 /// </summary>
 public static class UsageRecords
 {

@@ -8,12 +8,14 @@ public static class UsageServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the queue (as the <see cref="IUsageSink"/>), the live counters, the spool, the background writer and the
-    /// limit stores' <see cref="IQuotaSeedSource"/> (the stored counters plus what waits in the spool). A seed source
-    /// registered before is kept, and also learns to count the spool.
+    /// limit stores' <see cref="IQuotaSeedSource"/> (the stored counters plus what waits in the spool), and the retention
+    /// clean-up (<see cref="RetentionOptions"/>; it needs the storage package's <see cref="IUsageRetentionStore"/>). A seed
+    /// source registered before is kept, and also learns to count the spool.
     /// </summary>
     public static IServiceCollection AddTollgateUsage(this IServiceCollection services)
     {
         services.AddOptions<UsageOptions>().BindConfiguration(UsageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<UsageQueue>();
         services.TryAddSingleton<IUsageSink>(sp => sp.GetRequiredService<UsageQueue>());
@@ -31,6 +33,8 @@ public static class UsageServiceCollectionExtensions
         services.TryAddSingleton<UsageMetrics>();
         services.TryAddSingleton<UsageWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<UsageWriter>());
+        services.TryAddSingleton<UsageRetention>();
+        services.AddHostedService(sp => sp.GetRequiredService<UsageRetention>());
         return services;
     }
 
