@@ -26,6 +26,18 @@ internal sealed partial class RedisChangeFeed(
         await PublishAsync("tenants", "");
     }
 
+    public async Task TenantChangedAsync(long tenantId, CancellationToken cancellationToken = default)
+    {
+        await local.TenantChangedAsync(tenantId, cancellationToken);
+        await PublishAsync("tenant", tenantId.ToString(CultureInfo.InvariantCulture));
+    }
+
+    public async Task PlanChangedAsync(long planId, CancellationToken cancellationToken = default)
+    {
+        await local.PlanChangedAsync(planId, cancellationToken);
+        await PublishAsync("plan", planId.ToString(CultureInfo.InvariantCulture));
+    }
+
     public async Task KeyRevokedAsync(KeyHash hash, CancellationToken cancellationToken = default)
     {
         await local.KeyRevokedAsync(hash, cancellationToken);
@@ -91,6 +103,12 @@ internal sealed partial class RedisChangeFeed(
             {
                 case "tenants":
                     await local.TenantsChangedAsync();
+                    break;
+                case "tenant":
+                    await local.TenantChangedAsync(long.Parse(parts[2], CultureInfo.InvariantCulture));
+                    break;
+                case "plan":
+                    await local.PlanChangedAsync(long.Parse(parts[2], CultureInfo.InvariantCulture));
                     break;
                 case "key":
                     await local.KeyRevokedAsync(KeyHash.FromBytes(Convert.FromBase64String(parts[2])));

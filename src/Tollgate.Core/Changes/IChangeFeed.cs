@@ -11,8 +11,14 @@ namespace Tollgate.Changes;
 /// </summary>
 public interface IChangeFeed
 {
-    /// <summary>A tenant or plan changed: reload the tenant directory.</summary>
+    /// <summary>Many tenants changed at once (demo data, bulk inserts): reload the whole tenant directory.</summary>
     Task TenantsChangedAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>A tenant was created or changed (plan, overrides, status, name): read that tenant again.</summary>
+    Task TenantChangedAsync(long tenantId, CancellationToken cancellationToken = default);
+
+    /// <summary>A plan changed: read its tenants again.</summary>
+    Task PlanChangedAsync(long planId, CancellationToken cancellationToken = default);
 
     /// <summary>A key was revoked: forget it, so its next use is checked against the database.</summary>
     Task KeyRevokedAsync(KeyHash hash, CancellationToken cancellationToken = default);
@@ -20,7 +26,7 @@ public interface IChangeFeed
     /// <summary>A key was made: add it to the key index, so its first use is not taken for a made-up key.</summary>
     Task KeyCreatedAsync(KeyHash hash, CancellationToken cancellationToken = default);
 
-    /// <summary>A tenant was deleted: reload the directory and forget its keys, counts and live figures.</summary>
+    /// <summary>A tenant was deleted: take it out of the directory and forget its keys, counts and live figures.</summary>
     Task TenantRemovedAsync(long tenantId, CancellationToken cancellationToken = default);
 
     /// <summary>A tenant's stored usage changed outside the request path (demo history): reload its counts.</summary>
@@ -50,6 +56,14 @@ public sealed class LocalChangeFeed(
     public Task TenantsChangedAsync(CancellationToken cancellationToken = default) => directory.ReloadAsync(cancellationToken);
 
     /// <inheritdoc />
+    public Task TenantChangedAsync(long tenantId, CancellationToken cancellationToken = default) =>
+        directory.RefreshTenantAsync(tenantId, cancellationToken);
+
+    /// <inheritdoc />
+    public Task PlanChangedAsync(long planId, CancellationToken cancellationToken = default) =>
+        directory.RefreshPlanAsync(planId, cancellationToken);
+
+    /// <inheritdoc />
     public Task KeyRevokedAsync(KeyHash hash, CancellationToken cancellationToken = default)
     {
         keys.Evict(hash);
@@ -59,7 +73,7 @@ public sealed class LocalChangeFeed(
     /// <inheritdoc />
     public async Task TenantRemovedAsync(long tenantId, CancellationToken cancellationToken = default)
     {
-        await directory.ReloadAsync(cancellationToken);
+        await directory.RemoveAsync(tenantId, cancellationToken);
         keys.EvictTenant(tenantId);
         limits.Forget(tenantId);
         live.Forget(tenantId);

@@ -1,24 +1,36 @@
-using System.Collections.Frozen;
 using Microsoft.EntityFrameworkCore;
 using Tollgate.Data;
 
 namespace Tollgate.Keys;
 
 /// <summary>
-/// Every tenant with its effective limits, held in memory as a frozen snapshot that is rebuilt whole when an admin
-/// changes a tenant or plan. Readers never lock and never touch the database.
+/// Every tenant with its effective limits, held in memory as an immutable snapshot that readers never lock and that
+/// never touches the database on a request. A change replaces the snapshot: a whole reload at start and on the periodic
+/// resync, and for an admin change only the tenants that changed (<see cref="RefreshTenantAsync"/>,
+/// <see cref="RefreshPlanAsync"/>, <see cref="RemoveAsync"/>), read from the database one row or one plan at a time.
 /// </summary>
+/// <remarks>
+/// A rebuild read every tenant and plan and froze a dictionary: 130 ms per admin change at 20,000 tenants (issue 17).
+/// The per-change path copies the id map and the ordered array (memory copies, no database reads beyond the change)
+/// and puts the changed tenants in place by binary search.
+/// </remarks>
 public sealed class TenantDirectory(IServiceScopeFactory scopes) : IDisposable
 {
-    private readonly SemaphoreSlim _reloadGate = new(1, 1);
-    private FrozenDictionary<long, TenantContext> _tenants = FrozenDictionary<long, TenantContext>.Empty;
-    private TenantContext[] _ordered = [];
+    // Name (case-insensitively), then id: the overview's order, and a total order so a tenant is found by binary search.
+    private static readonly Comparer<TenantContext> ByName = Comparer<TenantContext>.Create(static (a, b) =>
+    {
+        var c = StringComparer.OrdinalIgnoreCase.Compare(a.Name, b.Name);
+        return c != 0 ? c : a.Id.CompareTo(b.Id);
+    });
 
-    /// <summary>All tenants, ordered by name.</summary>
-    public IReadOnlyList<TenantContext> All => _ordered;
+    private readonly SemaphoreSlim _reloadGate = new(1, 1);
+    private volatile Snapshot _snapshot = new(new Dictionary<long, TenantContext>(), []);
+
+    /// <summary>All tenants, ordered by name; a new list object after every change (the dashboard relies on that).</summary>
+    public IReadOnlyList<TenantContext> All => _snapshot.Ordered;
 
     /// <summary>Finds a tenant by id.</summary>
-    public bool TryGet(long tenantId, out TenantContext tenant) => _tenants.TryGetValue(tenantId, out tenant!);
+    public bool TryGet(long tenantId, out TenantContext tenant) => _snapshot.ById.TryGetValue(tenantId, out tenant!);
 
     /// <inheritdoc />
     public void Dispose() => _reloadGate.Dispose();
@@ -33,13 +45,94 @@ public sealed class TenantDirectory(IServiceScopeFactory scopes) : IDisposable
             var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
             var plans = await db.Plans.AsNoTracking().ToDictionaryAsync(p => p.Id, cancellationToken);
             var tenants = await db.Tenants.AsNoTracking().ToListAsync(cancellationToken);
-            var contexts = tenants.Select(t => TenantContext.From(t, plans[t.PlanId])).ToList();
-            _ordered = [.. contexts.OrderBy(t => t.Name, StringComparer.OrdinalIgnoreCase)];
-            _tenants = contexts.ToFrozenDictionary(t => t.Id);
+            var contexts = tenants.Select(t => TenantContext.From(t, plans[t.PlanId])).ToArray();
+            Array.Sort(contexts, ByName);
+            _snapshot = new Snapshot(contexts.ToDictionary(t => t.Id), contexts);
         }
         finally
         {
             _reloadGate.Release();
         }
     }
+
+    /// <summary>Reads one tenant again (created, edited, suspended); a tenant no longer stored leaves the directory.</summary>
+    public async Task RefreshTenantAsync(long tenantId, CancellationToken cancellationToken = default)
+    {
+        await _reloadGate.WaitAsync(cancellationToken);
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+            var tenant = await db.Tenants.AsNoTracking().Include(t => t.Plan).FirstOrDefaultAsync(t => t.Id == tenantId, cancellationToken);
+            Apply(tenant is null ? [] : [TenantContext.From(tenant, tenant.Plan!)], tenant is null ? [tenantId] : []);
+        }
+        finally
+        {
+            _reloadGate.Release();
+        }
+    }
+
+    /// <summary>Reads a plan's tenants again (its quota, rate or name changed).</summary>
+    public async Task RefreshPlanAsync(long planId, CancellationToken cancellationToken = default)
+    {
+        await _reloadGate.WaitAsync(cancellationToken);
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+            var plan = await db.Plans.AsNoTracking().FirstOrDefaultAsync(p => p.Id == planId, cancellationToken);
+            if (plan is null)
+            {
+                return;
+            }
+
+            var tenants = await db.Tenants.AsNoTracking().Where(t => t.PlanId == planId).ToListAsync(cancellationToken);
+            Apply([.. tenants.Select(t => TenantContext.From(t, plan))], []);
+        }
+        finally
+        {
+            _reloadGate.Release();
+        }
+    }
+
+    /// <summary>Takes a deleted tenant out.</summary>
+    public async Task RemoveAsync(long tenantId, CancellationToken cancellationToken = default)
+    {
+        await _reloadGate.WaitAsync(cancellationToken);
+        try
+        {
+            Apply([], [tenantId]);
+        }
+        finally
+        {
+            _reloadGate.Release();
+        }
+    }
+
+    /// <summary>A new snapshot with <paramref name="changed"/> put in (added or replaced) and <paramref name="removed"/> taken out.</summary>
+    private void Apply(IReadOnlyCollection<TenantContext> changed, IReadOnlyCollection<long> removed)
+    {
+        var current = _snapshot;
+        var byId = new Dictionary<long, TenantContext>(current.ById);
+        var ordered = new List<TenantContext>(current.Ordered);
+        foreach (var id in removed.Concat(changed.Select(c => c.Id)))
+        {
+            if (byId.Remove(id, out var old))
+            {
+                ordered.RemoveAt(ordered.BinarySearch(old, ByName));
+            }
+        }
+
+        foreach (var tenant in changed)
+        {
+            byId[tenant.Id] = tenant;
+            var at = ordered.BinarySearch(tenant, ByName);
+            ordered.Insert(at < 0 ? ~at : at, tenant);
+        }
+
+        _snapshot = new Snapshot(byId, [.. ordered]);
+    }
+
+    /// <summary>One consistent view: readers take both halves from the same object.</summary>
+    private sealed record Snapshot(Dictionary<long, TenantContext> ById, TenantContext[] Ordered);
 }

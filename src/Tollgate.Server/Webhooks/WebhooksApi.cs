@@ -153,7 +153,7 @@ internal static class WebhooksApi
             return AdminValidation.NotFound($"Tenant {id}");
         }
 
-        await changes.TenantsChangedAsync(ct);
+        await changes.TenantChangedAsync(id, ct);
         return TypedResults.Ok(new TenantAlertThresholdsDto(id, thresholds ?? tenant.Plan!.AlertThresholds, thresholds is not null));
     }
 

@@ -53,7 +53,7 @@ internal sealed class PlanService(TollgateDbContext db, IChangeFeed changes, Tim
     {
         AuditTrail.Add(db, time, actor, "plan.update", $"plan/{plan.Id}", null, PlanDto.From(plan));
         await AuditTrail.SaveAsync(db, ct);
-        await changes.TenantsChangedAsync(ct);
+        await changes.PlanChangedAsync(plan.Id, ct);
     }
 
     /// <summary>Whether any tenant is on the plan (a plan in use may not go).</summary>

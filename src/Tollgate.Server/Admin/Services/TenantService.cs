@@ -54,7 +54,7 @@ internal sealed class TenantService(TollgateDbContext db, IChangeFeed changes, T
         db.Tenants.Add(tenant);
         await AuditTrail.SaveWithEntryAsync(db, () =>
             AuditTrail.Add(db, time, actor, "tenant.create", $"tenant/{tenant.Id}", tenant.Id, TenantDto.From(tenant)), ct);
-        await changes.TenantsChangedAsync(ct);
+        await changes.TenantChangedAsync(tenant.Id, ct);
         return TenantDto.From(tenant);
     }
 
@@ -67,7 +67,7 @@ internal sealed class TenantService(TollgateDbContext db, IChangeFeed changes, T
         AuditTrail.Add(db, time, actor, "tenant.update", $"tenant/{tenant.Id}", tenant.Id, TenantDto.From(tenant));
         await AuditTrail.SaveAsync(db, ct);
         // Requests read the tenant from the directory, so the new plan, limits or status apply from the next one.
-        await changes.TenantsChangedAsync(ct);
+        await changes.TenantChangedAsync(tenant.Id, ct);
     }
 
     /// <summary>Deletes a tenant with its audit entry; its keys, users and tenant admins go with it (cascade), its usage history stays.</summary>
