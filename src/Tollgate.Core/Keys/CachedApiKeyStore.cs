@@ -84,11 +84,25 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
             return new(pending.WaitAsync(cancellationToken));
         }
 
+        // A read may have finished between the cache probe above and the look for it: it stores the entry before it
+        // stops being pending, so the entry is there now (CI: 1 of 40 burst requests was refused in that gap).
+        if (_entries.TryGetValue(hash, out entry) && (entry.KeyId != 0 || now < entry.UnknownUntil))
+        {
+            Interlocked.Increment(ref _cacheHits);
+            return new(Resolve(entry, now));
+        }
+
         // A key no instance ever issued is answered from memory: no look-up, and no negative entry that would push
         // real keys out of the cache (finding 9 of issue 12). A few misses a second still go to the database, for a
         // key made on another instance a moment ago whose change-feed message has not arrived yet.
         if (!_index.MightExist(hash) && !TakeMissCheck(now))
         {
+            // The request that took the budget may have started its read since this one looked: join it.
+            if (_loading.TryGetValue(hash, out pending))
+            {
+                return new(pending.WaitAsync(cancellationToken));
+            }
+
             Interlocked.Increment(ref _rejectedUnread);
             return new(new KeyLookup(KeyLookupResult.Unknown, null));
         }
