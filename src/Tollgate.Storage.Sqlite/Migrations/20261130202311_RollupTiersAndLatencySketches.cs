@@ -138,12 +138,6 @@ namespace Tollgate.Data.Migrations.Sqlite
                 name: "ix_usage_rollups_hour_bucket_start",
                 table: "usage_rollups_hour",
                 column: "bucket_start");
-
-            // The new tiers start with what the minute roll-ups hold: exact counts for every hour and day already
-            // metered. Their latency distributions were 18 coarse buckets, which a sketch cannot be made from; those
-            // minutes, and the hours and days made from them, report no percentiles.
-            migrationBuilder.Sql("INSERT INTO usage_rollups_hour (tenant_id, bucket_start, method, endpoint, status_code, outcome, count, latency_sum_micros, upstream_latency_sum_micros) SELECT tenant_id, substr(bucket_start, 1, 13) || ':00:00', method, endpoint, status_code, outcome, SUM(count), SUM(latency_sum_micros), SUM(upstream_latency_sum_micros) FROM usage_rollups GROUP BY tenant_id, substr(bucket_start, 1, 13) || ':00:00', method, endpoint, status_code, outcome;");
-            migrationBuilder.Sql("INSERT INTO usage_rollups_day (tenant_id, bucket_start, method, endpoint, status_code, outcome, count, latency_sum_micros, upstream_latency_sum_micros) SELECT tenant_id, substr(bucket_start, 1, 10) || ' 00:00:00', method, endpoint, status_code, outcome, SUM(count), SUM(latency_sum_micros), SUM(upstream_latency_sum_micros) FROM usage_rollups GROUP BY tenant_id, substr(bucket_start, 1, 10) || ' 00:00:00', method, endpoint, status_code, outcome;");
         }
 
         /// <inheritdoc />
