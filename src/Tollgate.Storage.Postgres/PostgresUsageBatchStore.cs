@@ -11,7 +11,10 @@ namespace Tollgate.Usage;
 /// the row lock taken by <c>ON CONFLICT DO UPDATE</c> makes them exact with any number of writers.
 /// </summary>
 internal sealed partial class PostgresUsageBatchStore(
-    NpgsqlDataSource dataSource, Microsoft.Extensions.Options.IOptions<UsageOptions> options, ILogger<PostgresUsageBatchStore> logger)
+    NpgsqlDataSource dataSource,
+    UsageEndpointIds endpoints,
+    Microsoft.Extensions.Options.IOptions<UsageOptions> options,
+    ILogger<PostgresUsageBatchStore> logger)
     : IUsageBatchStore
 {
     /// <summary>Attempts when PostgreSQL picks this transaction as a deadlock victim; the whole batch is redone.</summary>
@@ -85,6 +88,7 @@ internal sealed partial class PostgresUsageBatchStore(
     private async Task WriteOnceAsync(UsageBatch batch, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await endpoints.EnsureAsync(connection, batch.Events, ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         if (batch.Mark is { } mark)
         {
@@ -101,7 +105,7 @@ internal sealed partial class PostgresUsageBatchStore(
 
         if (batch.Count > 0)
         {
-            await CopyLogsAsync(connection, batch, options.Value, ct);
+            await CopyLogsAsync(connection, batch, endpoints, options.Value, ct);
         }
 
         if (batch.Rollups.Count > 0)
@@ -150,7 +154,8 @@ internal sealed partial class PostgresUsageBatchStore(
         await tx.CommitAsync(ct);
     }
 
-    private static async Task CopyLogsAsync(NpgsqlConnection connection, UsageBatch batch, UsageOptions rows, CancellationToken ct)
+    private static async Task CopyLogsAsync(
+        NpgsqlConnection connection, UsageBatch batch, UsageEndpointIds endpoints, UsageOptions rows, CancellationToken ct)
     {
         // COPY joins the connection's open transaction: a failure later in the batch takes these rows back too.
         await using var importer = await connection.BeginBinaryImportAsync(CopyLogs, ct);
@@ -165,12 +170,11 @@ internal sealed partial class PostgresUsageBatchStore(
             await importer.StartRowAsync(ct);
             await importer.WriteAsync(e.TenantId, NpgsqlDbType.Bigint, ct);
             await importer.WriteAsync(e.ApiKeyId, NpgsqlDbType.Bigint, ct);
-            await importer.WriteAsync(AsUtc(e.Timestamp), NpgsqlDbType.TimestampTz, ct);
-            await importer.WriteAsync(e.Method, NpgsqlDbType.Varchar, ct);
-            await importer.WriteAsync(e.Endpoint, NpgsqlDbType.Varchar, ct);
+            await importer.WriteAsync(UnixMilliseconds.From(e.Timestamp), NpgsqlDbType.Bigint, ct);
+            await importer.WriteAsync(endpoints.IdOf(e.Method, e.Endpoint), NpgsqlDbType.Integer, ct);
             await importer.WriteAsync(e.StatusCode, NpgsqlDbType.Integer, ct);
             await importer.WriteAsync(e.LatencyMicros, NpgsqlDbType.Bigint, ct);
-            await importer.WriteAsync(EnumNames.Of(e.Outcome), NpgsqlDbType.Varchar, ct);
+            await importer.WriteAsync((short)e.Outcome, NpgsqlDbType.Smallint, ct);
             await importer.WriteAsync(e.UpstreamLatencyMicros, NpgsqlDbType.Bigint, ct);
         }
 

@@ -19,7 +19,8 @@ namespace Tollgate.Usage;
 /// mostly SQLite's own B-tree work. Transactions are still begun and committed through ADO.NET
 /// (<c>BEGIN IMMEDIATE</c>, which waits out other writers, so the raw statements never meet SQLITE_BUSY).
 /// </remarks>
-internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptions<UsageOptions> options) : IUsageBatchStore, IAsyncDisposable
+internal sealed class SqliteUsageBatchStore(DatabaseDescription database, UsageEndpointIds endpoints, IOptions<UsageOptions> options)
+    : IUsageBatchStore, IAsyncDisposable
 {
     private static readonly string InsertLogSql =
         $"INSERT INTO {UsageTables.Logs} ({UsageTables.List(UsageTables.LogColumns)}) VALUES ({Parameters(UsageTables.LogColumns.Count)})";
@@ -65,7 +66,8 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
             var (connection, statements) = await OpenAsync(cancellationToken);
             try
             {
-                WriteCore(connection, statements, batch, options.Value);
+                await endpoints.EnsureAsync(connection, batch.Events, cancellationToken);
+                WriteCore(connection, statements, batch, endpoints, options.Value);
             }
             catch
             {
@@ -103,7 +105,7 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
     }
 
     // Synchronous on purpose: Microsoft.Data.Sqlite's async methods run synchronously anyway.
-    private static void WriteCore(SqliteConnection connection, Statements statements, UsageBatch batch, UsageOptions rows)
+    private static void WriteCore(SqliteConnection connection, Statements statements, UsageBatch batch, UsageEndpointIds endpoints, UsageOptions rows)
     {
         using var tx = connection.BeginTransaction();
         Span<char> text = stackalloc char[32];
@@ -133,13 +135,12 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, IOptio
 
             insert.Bind(1, e.TenantId);
             insert.Bind(2, e.ApiKeyId);
-            insert.Bind(3, e.Timestamp, text);
-            insert.Bind(4, e.Method);
-            insert.Bind(5, e.Endpoint);
-            insert.Bind(6, e.StatusCode);
-            insert.Bind(7, e.LatencyMicros);
-            insert.Bind(8, EnumNames.Of(e.Outcome));
-            insert.Bind(9, e.UpstreamLatencyMicros);
+            insert.Bind(3, UnixMilliseconds.From(e.Timestamp));
+            insert.Bind(4, endpoints.IdOf(e.Method, e.Endpoint));
+            insert.Bind(5, e.StatusCode);
+            insert.Bind(6, e.LatencyMicros);
+            insert.Bind(7, (int)e.Outcome);
+            insert.Bind(8, e.UpstreamLatencyMicros);
             insert.Execute();
         }
 

@@ -127,7 +127,12 @@ public sealed class User
     public DateTime CreatedAt { get; set; }
 }
 
-/// <summary>One metered request, as stored by the usage writer.</summary>
+/// <summary>
+/// One metered request, stored lean: the time as Unix milliseconds, the method and endpoint as an id in
+/// <see cref="UsageEndpoint"/>, the outcome as a number. On SQLite a row and its index entry take about 52 bytes
+/// instead of 121 (see <see cref="Tollgate.Usage.UsageTables.Logs"/>); the view <c>usage_logs</c> reads it back with the readable
+/// columns of the contract.
+/// </summary>
 public sealed class UsageLog
 {
     /// <summary>Primary key.</summary>
@@ -139,14 +144,11 @@ public sealed class UsageLog
     /// <summary>The key the request was made with.</summary>
     public long ApiKeyId { get; set; }
 
-    /// <summary>When the request arrived (UTC).</summary>
+    /// <summary>When the request arrived (UTC), to the millisecond: stored as Unix milliseconds in <c>time_ms</c>.</summary>
     public DateTime Timestamp { get; set; }
 
-    /// <summary>HTTP method.</summary>
-    public required string Method { get; set; }
-
-    /// <summary>Route template, e.g. <c>/api/v1/users/{id}</c>.</summary>
-    public required string Endpoint { get; set; }
+    /// <summary>The request's method and route template, an id in <c>usage_endpoints</c>.</summary>
+    public int EndpointId { get; set; }
 
     /// <summary>HTTP status code of the answer.</summary>
     public int StatusCode { get; set; }
@@ -160,8 +162,24 @@ public sealed class UsageLog
     /// </summary>
     public long UpstreamLatencyMicros { get; set; }
 
-    /// <summary>What the limits decided.</summary>
+    /// <summary>What the limits decided, stored as its number (0 admitted, 1 rate limited, 2 quota exceeded).</summary>
     public LimitOutcome Outcome { get; set; }
+}
+
+/// <summary>
+/// A method and route template that metered requests were made to: the raw log stores its id, a few bytes, instead
+/// of the two strings on every row. Rows are only ever added (a handful per API), never changed or deleted.
+/// </summary>
+public sealed class UsageEndpoint
+{
+    /// <summary>Primary key, stored in <c>usage_log_entries.endpoint_id</c>.</summary>
+    public int Id { get; set; }
+
+    /// <summary>HTTP method.</summary>
+    public required string Method { get; set; }
+
+    /// <summary>Route template, e.g. <c>/api/v1/users/{id}</c>.</summary>
+    public required string Endpoint { get; set; }
 }
 
 /// <summary>

@@ -10,7 +10,7 @@ namespace Tollgate.Usage;
 
 /// <summary>
 /// Deletes the rows of a table older than a cut-off by ranges of an id that grows with time, for a table whose time
-/// column leads no index: <c>usage_logs</c> is indexed on <c>(tenant_id, timestamp)</c>, which a cut-off across all
+/// column leads no index: the raw log is indexed on <c>(tenant_id, time_ms)</c>, which a cut-off across all
 /// tenants cannot seek. The last old id is found by a binary search over the primary key (a few dozen one-row seeks),
 /// then the rows up to it are deleted a batch at a time, each batch an id range of the primary key. The statements are
 /// plain SQL every provider speaks; only identifiers are quoted the provider's way.
@@ -35,22 +35,25 @@ namespace Tollgate.Usage;
 internal sealed class IdRangeDeletion
 {
     private readonly DbConnection _connection;
-    private readonly DateTime _cutoff;
+    private readonly long _cutoff;
     private readonly string _probe;
     private readonly string _last;
     private readonly string _batchEnd;
     private readonly string _delete;
 
-    /// <summary>Builds the statements for the context's connection, which the caller opens and closes.</summary>
-    public IdRangeDeletion(TollgateDbContext db, string table, string idColumn, string timeColumn, DateTime cutoff, int batchSize)
+    /// <summary>
+    /// Builds the statements for the context's connection, which the caller opens and closes; <paramref name="cutoff"/>
+    /// is in the time column's own unit (the log's Unix milliseconds).
+    /// </summary>
+    public IdRangeDeletion(TollgateDbContext db, string table, string idColumn, string timeColumn, long cutoff, int batchSize)
     {
         ArgumentNullException.ThrowIfNull(db);
         _connection = db.Database.GetDbConnection();
         _cutoff = cutoff;
         var sql = db.GetService<ISqlGenerationHelper>();
         var (t, id, ts) = (sql.DelimitIdentifier(table), sql.DelimitIdentifier(idColumn), sql.DelimitIdentifier(timeColumn));
-        // Whether a row is old is answered by the database with the delete's own comparison (on SQLite a comparison
-        // of the stored text), so the search and the delete cannot disagree about a row.
+        // Whether a row is old is answered by the database with the delete's own comparison, so the search and the
+        // delete cannot disagree about a row.
         _probe = $"SELECT {id}, CASE WHEN {ts} < @cutoff THEN 1 ELSE 0 END FROM {t} WHERE {id} >= @from ORDER BY {id} LIMIT 1";
         _last = $"SELECT MAX({id}) FROM {t}";
         _batchEnd = $"SELECT {id} FROM {t} WHERE {id} > @after AND {id} <= @through ORDER BY {id} " +

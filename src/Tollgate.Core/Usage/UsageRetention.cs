@@ -42,7 +42,7 @@ internal sealed partial class UsageRetention(
     /// </summary>
     internal static readonly IReadOnlyList<RetentionTarget> Targets =
     [
-        new(UsageTables.Logs, "timestamp", o => o.UsageLogs, GrowingId: "id"),
+        new(UsageTables.Logs, UsageTables.LogTime, o => o.UsageLogs, GrowingId: "id"),
         // The minute and hour roll-ups are deleted through their bucket_start index.
         new(UsageTables.Rollups, "bucket_start", o => o.MinuteRollups),
         new(UsageTables.HourRollups, "bucket_start", o => o.HourRollups),
@@ -155,7 +155,7 @@ internal sealed partial class UsageRetention(
         await db.Database.OpenConnectionAsync(cancellationToken);
         try
         {
-            var rows = new IdRangeDeletion(db, target.Table, idColumn, target.TimeColumn, cutoff, BatchSize);
+            var rows = new IdRangeDeletion(db, target.Table, idColumn, target.TimeColumn, UnixMilliseconds.From(cutoff), BatchSize);
             if (await rows.FindOldRangeAsync(cancellationToken) is not { } range)
             {
                 return 0;
@@ -203,5 +203,8 @@ internal sealed partial class UsageRetention(
 /// <param name="Table">The table.</param>
 /// <param name="TimeColumn">The UTC time its retention is measured on; rows strictly older than now minus the retention go.</param>
 /// <param name="Retention">How long its rows are kept.</param>
-/// <param name="GrowingId">An id column that grows with time, to delete by id ranges; null to delete through the time column's index.</param>
+/// <param name="GrowingId">
+/// An id column that grows with time, to delete by id ranges; null to delete through the time column's index. The one
+/// such table, the raw log, keeps its time as Unix milliseconds (<see cref="UsageTables.LogTime"/>).
+/// </param>
 internal sealed record RetentionTarget(string Table, string TimeColumn, Func<RetentionOptions, TimeSpan> Retention, string? GrowingId = null);

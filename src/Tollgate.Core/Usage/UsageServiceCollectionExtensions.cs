@@ -20,6 +20,7 @@ public static class UsageServiceCollectionExtensions
         services.TryAddSingleton<UsageQueue>();
         services.TryAddSingleton<IUsageSink>(sp => sp.GetRequiredService<UsageQueue>());
         services.TryAddSingleton<Limits.IUnsharedAdmissions>(sp => sp.GetRequiredService<UsageQueue>());
+        services.TryAddSingleton<UsageEndpointIds>();
         services.TryAddSingleton<LiveUsageTracker>();
         services.TryAddSingleton<ILiveUsageView>(sp => sp.GetRequiredService<LiveUsageTracker>());
         services.TryAddSingleton<UsageStorageStatus>();

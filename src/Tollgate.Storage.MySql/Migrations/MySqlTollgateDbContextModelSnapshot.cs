@@ -472,6 +472,35 @@ namespace Tollgate.Data.Migrations.MySql
                     b.ToTable("tenants", (string)null);
                 });
 
+            modelBuilder.Entity("Tollgate.Data.UsageEndpoint", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("int")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Endpoint")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("varchar(200)")
+                        .HasColumnName("endpoint");
+
+                    b.Property<string>("Method")
+                        .IsRequired()
+                        .HasMaxLength(8)
+                        .HasColumnType("varchar(8)")
+                        .HasColumnName("method");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_endpoints");
+
+                    b.HasIndex("Method", "Endpoint")
+                        .IsUnique()
+                        .HasDatabaseName("ix_usage_endpoints_method_endpoint");
+
+                    b.ToTable("usage_endpoints", (string)null);
+                });
+
             modelBuilder.Entity("Tollgate.Data.UsageLog", b =>
                 {
                     b.Property<long>("Id")
@@ -483,26 +512,17 @@ namespace Tollgate.Data.Migrations.MySql
                         .HasColumnType("bigint")
                         .HasColumnName("api_key_id");
 
-                    b.Property<string>("Endpoint")
-                        .IsRequired()
-                        .HasMaxLength(200)
-                        .HasColumnType("varchar(200)")
-                        .HasColumnName("endpoint");
+                    b.Property<int>("EndpointId")
+                        .HasColumnType("int")
+                        .HasColumnName("endpoint_id");
 
                     b.Property<long>("LatencyMicros")
                         .HasColumnType("bigint")
                         .HasColumnName("latency_micros");
 
-                    b.Property<string>("Method")
-                        .IsRequired()
-                        .HasMaxLength(8)
-                        .HasColumnType("varchar(8)")
-                        .HasColumnName("method");
-
-                    b.Property<string>("Outcome")
-                        .IsRequired()
+                    b.Property<short>("Outcome")
                         .HasMaxLength(16)
-                        .HasColumnType("varchar(16)")
+                        .HasColumnType("smallint")
                         .HasColumnName("outcome");
 
                     b.Property<int>("StatusCode")
@@ -513,21 +533,21 @@ namespace Tollgate.Data.Migrations.MySql
                         .HasColumnType("bigint")
                         .HasColumnName("tenant_id");
 
-                    b.Property<DateTime>("Timestamp")
-                        .HasColumnType("datetime(6)")
-                        .HasColumnName("timestamp");
+                    b.Property<long>("Timestamp")
+                        .HasColumnType("bigint")
+                        .HasColumnName("time_ms");
 
                     b.Property<long>("UpstreamLatencyMicros")
                         .HasColumnType("bigint")
                         .HasColumnName("upstream_latency_micros");
 
                     b.HasKey("Id")
-                        .HasName("pk_usage_logs");
+                        .HasName("pk_usage_log_entries");
 
                     b.HasIndex("TenantId", "Timestamp")
-                        .HasDatabaseName("ix_usage_logs_tenant_id_timestamp");
+                        .HasDatabaseName("ix_usage_log_entries_tenant_id_time_ms");
 
-                    b.ToTable("usage_logs", (string)null);
+                    b.ToTable("usage_log_entries", (string)null);
                 });
 
             modelBuilder.Entity("Tollgate.Data.UsageRollup", b =>

@@ -489,6 +489,37 @@ namespace Tollgate.Data.Migrations.Postgres
                     b.ToTable("tenants", (string)null);
                 });
 
+            modelBuilder.Entity("Tollgate.Data.UsageEndpoint", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
+
+                    b.Property<string>("Endpoint")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("endpoint");
+
+                    b.Property<string>("Method")
+                        .IsRequired()
+                        .HasMaxLength(8)
+                        .HasColumnType("character varying(8)")
+                        .HasColumnName("method");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_endpoints");
+
+                    b.HasIndex("Method", "Endpoint")
+                        .IsUnique()
+                        .HasDatabaseName("ix_usage_endpoints_method_endpoint");
+
+                    b.ToTable("usage_endpoints", (string)null);
+                });
+
             modelBuilder.Entity("Tollgate.Data.UsageLog", b =>
                 {
                     b.Property<long>("Id")
@@ -502,26 +533,17 @@ namespace Tollgate.Data.Migrations.Postgres
                         .HasColumnType("bigint")
                         .HasColumnName("api_key_id");
 
-                    b.Property<string>("Endpoint")
-                        .IsRequired()
-                        .HasMaxLength(200)
-                        .HasColumnType("character varying(200)")
-                        .HasColumnName("endpoint");
+                    b.Property<int>("EndpointId")
+                        .HasColumnType("integer")
+                        .HasColumnName("endpoint_id");
 
                     b.Property<long>("LatencyMicros")
                         .HasColumnType("bigint")
                         .HasColumnName("latency_micros");
 
-                    b.Property<string>("Method")
-                        .IsRequired()
-                        .HasMaxLength(8)
-                        .HasColumnType("character varying(8)")
-                        .HasColumnName("method");
-
-                    b.Property<string>("Outcome")
-                        .IsRequired()
+                    b.Property<short>("Outcome")
                         .HasMaxLength(16)
-                        .HasColumnType("character varying(16)")
+                        .HasColumnType("smallint")
                         .HasColumnName("outcome");
 
                     b.Property<int>("StatusCode")
@@ -532,21 +554,21 @@ namespace Tollgate.Data.Migrations.Postgres
                         .HasColumnType("bigint")
                         .HasColumnName("tenant_id");
 
-                    b.Property<DateTime>("Timestamp")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("timestamp");
+                    b.Property<long>("Timestamp")
+                        .HasColumnType("bigint")
+                        .HasColumnName("time_ms");
 
                     b.Property<long>("UpstreamLatencyMicros")
                         .HasColumnType("bigint")
                         .HasColumnName("upstream_latency_micros");
 
                     b.HasKey("Id")
-                        .HasName("pk_usage_logs");
+                        .HasName("pk_usage_log_entries");
 
                     b.HasIndex("TenantId", "Timestamp")
-                        .HasDatabaseName("ix_usage_logs_tenant_id_timestamp");
+                        .HasDatabaseName("ix_usage_log_entries_tenant_id_time_ms");
 
-                    b.ToTable("usage_logs", (string)null);
+                    b.ToTable("usage_log_entries", (string)null);
                 });
 
             modelBuilder.Entity("Tollgate.Data.UsageRollup", b =>

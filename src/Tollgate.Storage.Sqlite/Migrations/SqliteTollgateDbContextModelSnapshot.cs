@@ -470,6 +470,35 @@ namespace Tollgate.Data.Migrations.Sqlite
                     b.ToTable("tenants", (string)null);
                 });
 
+            modelBuilder.Entity("Tollgate.Data.UsageEndpoint", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Endpoint")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("endpoint");
+
+                    b.Property<string>("Method")
+                        .IsRequired()
+                        .HasMaxLength(8)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("method");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_endpoints");
+
+                    b.HasIndex("Method", "Endpoint")
+                        .IsUnique()
+                        .HasDatabaseName("ix_usage_endpoints_method_endpoint");
+
+                    b.ToTable("usage_endpoints", (string)null);
+                });
+
             modelBuilder.Entity("Tollgate.Data.UsageLog", b =>
                 {
                     b.Property<long>("Id")
@@ -481,26 +510,17 @@ namespace Tollgate.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("api_key_id");
 
-                    b.Property<string>("Endpoint")
-                        .IsRequired()
-                        .HasMaxLength(200)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("endpoint");
+                    b.Property<int>("EndpointId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("endpoint_id");
 
                     b.Property<long>("LatencyMicros")
                         .HasColumnType("INTEGER")
                         .HasColumnName("latency_micros");
 
-                    b.Property<string>("Method")
-                        .IsRequired()
-                        .HasMaxLength(8)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("method");
-
-                    b.Property<string>("Outcome")
-                        .IsRequired()
+                    b.Property<short>("Outcome")
                         .HasMaxLength(16)
-                        .HasColumnType("TEXT")
+                        .HasColumnType("INTEGER")
                         .HasColumnName("outcome");
 
                     b.Property<int>("StatusCode")
@@ -511,21 +531,21 @@ namespace Tollgate.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("tenant_id");
 
-                    b.Property<DateTime>("Timestamp")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("timestamp");
+                    b.Property<long>("Timestamp")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("time_ms");
 
                     b.Property<long>("UpstreamLatencyMicros")
                         .HasColumnType("INTEGER")
                         .HasColumnName("upstream_latency_micros");
 
                     b.HasKey("Id")
-                        .HasName("pk_usage_logs");
+                        .HasName("pk_usage_log_entries");
 
                     b.HasIndex("TenantId", "Timestamp")
-                        .HasDatabaseName("ix_usage_logs_tenant_id_timestamp");
+                        .HasDatabaseName("ix_usage_log_entries_tenant_id_time_ms");
 
-                    b.ToTable("usage_logs", (string)null);
+                    b.ToTable("usage_log_entries", (string)null);
                 });
 
             modelBuilder.Entity("Tollgate.Data.UsageRollup", b =>

@@ -94,7 +94,7 @@ public sealed class UsageApiTests : IAsyncLifetime
     public async Task Usage_IsAnsweredFromRollups_NotFromTheRawLog()
     {
         await WriteAsync(Event(T0.AddSeconds(10), 200, 500), Event(T0.AddSeconds(20), 200, 500));
-        await _app.Database.ExecuteAsync("DELETE FROM usage_logs WHERE tenant_id = @t", ("@t", _tenant.Id));
+        await _app.Database.ExecuteAsync("DELETE FROM usage_log_entries WHERE tenant_id = @t", ("@t", _tenant.Id));
 
         var series = await GetJsonAsync($"/api/admin/usage?tenantId={_tenant.Id}&from={Iso(T0)}&to={Iso(T0.AddMinutes(1))}&bucket=minute");
 

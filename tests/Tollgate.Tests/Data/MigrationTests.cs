@@ -12,7 +12,7 @@ namespace Tollgate.Tests.Data;
 public sealed class MigrationTests
 {
     private static readonly string[] Tables =
-        ["plans", "tenants", "api_keys", "users", "usage_logs", "usage_rollups", "quota_counters", "admins", "audit_log"];
+        ["plans", "tenants", "api_keys", "users", "usage_logs", "usage_log_entries", "usage_endpoints", "usage_rollups", "quota_counters", "admins", "audit_log"];
 
     [Theory]
     [MemberData(nameof(DatabaseProviders.All), MemberType = typeof(DatabaseProviders))]
@@ -93,6 +93,56 @@ public sealed class MigrationTests
         Assert.Equal(sqlite, mySql);
     }
 
+    [Theory]
+    [MemberData(nameof(DatabaseProviders.All), MemberType = typeof(DatabaseProviders))]
+    public async Task LeanUsageLogs_MovesTheStoredRowsOver_AndTheUsageLogsViewReadsThemAsBefore(DatabaseProvider provider)
+    {
+        await using var app = new TollgateApp(provider);
+        using (var client = app.CreateClient())
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/readyz")).StatusCode);
+        }
+
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+        var migrations = db.Database.GetMigrations().ToList();
+        var lean = migrations.FindIndex(m => m.EndsWith("_LeanUsageLogs", StringComparison.Ordinal));
+        var migrator = db.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>();
+        // Back to the text columns (the migration's Down), rows stored the old way, then up again.
+        await migrator.MigrateAsync(migrations[lean - 1]);
+        var at = new DateTime(2026, 11, 29, 14, 25, 3, DateTimeKind.Utc).AddTicks(5_515_957);
+        await app.Database.ExecuteAsync(
+            "INSERT INTO usage_logs (tenant_id, api_key_id, timestamp, method, endpoint, status_code, latency_micros, outcome, upstream_latency_micros) VALUES " +
+            "(7, 9, @a, 'GET', '/api/v1/users/{id}', 200, 1234, 'Admitted', 0), " +
+            "(7, 9, @b, 'POST', '/api/v1/users', 429, 56, 'RateLimited', 0), " +
+            "(8, 10, @b, 'GET', '/api/v1/users/{id}', 200, 78, 'QuotaExceeded', 5)",
+            ("@a", at), ("@b", at.AddDays(1)));
+        await migrator.MigrateAsync();
+
+        var rows = await db.UsageLogs.AsNoTracking().OrderBy(l => l.Id).ToListAsync();
+        var endpoints = await db.UsageEndpoints.AsNoTracking().ToDictionaryAsync(e => e.Id, e => $"{e.Method} {e.Endpoint}");
+        Assert.Equal(
+            [
+                (7L, 9L, at.AddTicks(-5_957), "GET /api/v1/users/{id}", 200, 1234L, LimitOutcome.Admitted, 0L),
+                (7L, 9L, at.AddTicks(-5_957).AddDays(1), "POST /api/v1/users", 429, 56L, LimitOutcome.RateLimited, 0L),
+                (8L, 10L, at.AddTicks(-5_957).AddDays(1), "GET /api/v1/users/{id}", 200, 78L, LimitOutcome.QuotaExceeded, 5L),
+            ],
+            rows.Select(r => (r.TenantId, r.ApiKeyId, r.Timestamp, endpoints[r.EndpointId], r.StatusCode, r.LatencyMicros, r.Outcome, r.UpstreamLatencyMicros)));
+        Assert.Equal(2, endpoints.Count);
+        Assert.Equal(1, await app.Database.ScalarAsync(
+            "SELECT COUNT(*) FROM usage_logs WHERE tenant_id = 7 AND method = 'POST' AND endpoint = '/api/v1/users' AND outcome = 'RateLimited' AND timestamp > @a",
+            ("@a", at)));
+        Assert.Equal(2, await app.Database.ScalarAsync("SELECT COUNT(*) FROM usage_logs WHERE endpoint = '/api/v1/users/{id}' AND outcome <> 'RateLimited'"));
+
+        // The writer's rows come after the moved ones (PostgreSQL's identity sequence was moved on past them).
+        var store = app.Services.GetRequiredService<Tollgate.Usage.IUsageBatchStore>();
+        var batch = new Tollgate.Usage.UsageBatch();
+        batch.Add(new Tollgate.Usage.UsageEvent(7, 9, at, "GET", "/api/v1/ping", 200, 10, LimitOutcome.Admitted, QuotaPeriod.Month, new DateTime(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc)));
+        await store.WriteAsync(batch, CancellationToken.None);
+        Assert.Equal(rows[^1].Id + 1, await db.UsageLogs.MaxAsync(l => l.Id));
+        Assert.Equal(1, await app.Database.ScalarAsync("SELECT COUNT(*) FROM usage_logs WHERE endpoint = '/api/v1/ping'"));
+    }
+
     [Fact]
     public void Migrations_StoreTimesAndHashesWithTheSameMeaningOnEveryProvider()
     {
@@ -102,14 +152,17 @@ public sealed class MigrationTests
         using var postgres = new PostgresDesignTimeFactory().CreateDbContext([]);
         using var mySql = new MySqlDesignTimeFactory().CreateDbContext([]);
 
-        Assert.Equal("timestamp with time zone", Type(postgres, "usage_logs", "timestamp"));
         Assert.Equal("timestamp with time zone", Type(postgres, "quota_counters", "period_start"));
-        Assert.Equal("datetime(6)", Type(mySql, "usage_logs", "timestamp"));
         Assert.Equal("datetime(6)", Type(mySql, "quota_counters", "period_start"));
         Assert.Equal("bytea", Type(postgres, "api_keys", "hash"));
         Assert.Equal("varbinary(32)", Type(mySql, "api_keys", "hash"));
-        Assert.Equal("character varying(16)", Type(postgres, "usage_logs", "outcome"));
-        Assert.Equal("varchar(16)", Type(mySql, "usage_logs", "outcome"));
+        Assert.Equal("character varying(16)", Type(postgres, "usage_rollups", "outcome"));
+        Assert.Equal("varchar(16)", Type(mySql, "usage_rollups", "outcome"));
+        // The raw log is lean everywhere: Unix milliseconds and a numeric outcome (the usage_logs view shows them as text).
+        Assert.Equal("bigint", Type(postgres, "usage_log_entries", "time_ms"));
+        Assert.Equal("bigint", Type(mySql, "usage_log_entries", "time_ms"));
+        Assert.Equal("smallint", Type(postgres, "usage_log_entries", "outcome"));
+        Assert.Equal("smallint", Type(mySql, "usage_log_entries", "outcome"));
     }
 
     [Theory]

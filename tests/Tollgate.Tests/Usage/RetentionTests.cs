@@ -94,7 +94,7 @@ public sealed class RetentionTests
         Assert.Equal(4, deleted[UsageTables.Rollups]);
         // Quota counters are not usage history: retention leaves them (and the day roll-ups) alone.
         Assert.Equal(usedBefore, await QuotaUsedAsync(app, tenant));
-        Assert.Contains(logs.Messages, m => m.StartsWith("Retention deleted 7 expired usage rows (usage_logs 3, usage_rollups 4) in ", StringComparison.Ordinal));
+        Assert.Contains(logs.Messages, m => m.StartsWith("Retention deleted 7 expired usage rows (usage_log_entries 3, usage_rollups 4) in ", StringComparison.Ordinal));
 
         // A second run, or another instance's overlapping one, finds nothing more to do.
         deleted = await Retention(app).RunOnceAsync(CancellationToken.None);
@@ -126,7 +126,7 @@ public sealed class RetentionTests
 
         using var client = app.CreateClient();
         var metrics = await client.GetStringAsync("/metrics");
-        Assert.Contains("tollgate_retention_deleted_total{otel_scope_name=\"Tollgate.Usage\",tollgate_retention_table=\"usage_logs\"} 50000", metrics, StringComparison.Ordinal);
+        Assert.Contains("tollgate_retention_deleted_total{otel_scope_name=\"Tollgate.Usage\",tollgate_retention_table=\"usage_log_entries\"} 50000", metrics, StringComparison.Ordinal);
         Assert.Contains("tollgate_retention_duration_seconds_count{otel_scope_name=\"Tollgate.Usage\"} 1", metrics, StringComparison.Ordinal);
     }
 

@@ -46,11 +46,14 @@ public sealed class SqliteUsageBatchStoreTests
         var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
         var logs = await db.UsageLogs.AsNoTracking().OrderBy(l => l.Id).ToListAsync();
         Assert.Equal(4, logs.Count);
-        Assert.Equal(first, logs[0].Timestamp);
+        // Stored to the millisecond (Unix milliseconds): the 0.5515957 s of the event are 0.551 s.
+        Assert.Equal(first.AddTicks(-5_957), logs[0].Timestamp);
+        var endpoint = await db.UsageEndpoints.AsNoTracking().SingleAsync(e => e.Id == logs[0].EndpointId);
         Assert.Equal(("GET", "/api/v1/users/{id}", 200, 40L, LimitOutcome.Admitted),
-            (logs[0].Method, logs[0].Endpoint, logs[0].StatusCode, logs[0].LatencyMicros, logs[0].Outcome));
+            (endpoint.Method, endpoint.Endpoint, logs[0].StatusCode, logs[0].LatencyMicros, logs[0].Outcome));
         Assert.Equal(LimitOutcome.RateLimited, logs[2].Outcome);
-        // Rows are found by the (tenant_id, timestamp) index the way EF Core compares times: the stored text matches its format.
+        Assert.All(logs, l => Assert.Equal(endpoint.Id, l.EndpointId));
+        // Rows are found by the (tenant_id, time_ms) index the way EF Core compares times: through the same conversion.
         Assert.Equal(2, await db.UsageLogs.CountAsync(l => l.TenantId == tenant.Id && l.Timestamp > first));
 
         var counter = await db.QuotaCounters.AsNoTracking().SingleAsync(c => c.TenantId == tenant.Id);

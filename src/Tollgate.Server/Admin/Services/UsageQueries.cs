@@ -172,7 +172,7 @@ internal sealed class UsageQueries(TollgateDbContext db)
         return tenantId is { } id ? rows.Where(r => r.TenantId == id) : rows;
     }
 
-    private IQueryable<UsageLog> Logs(LogQuery filter)
+    private IQueryable<LogRow> Logs(LogQuery filter)
     {
         var query = db.UsageLogs.AsNoTracking();
         if (filter.TenantId is { } id)
@@ -190,29 +190,37 @@ internal sealed class UsageQueries(TollgateDbContext db)
             query = query.Where(l => l.Timestamp < to);
         }
 
-        // Newest first, as (timestamp, id) descending: for one tenant that is the order of its
-        // (tenant_id, timestamp) index (SQLite keeps the row id as the index's last column), so a page is one index
-        // seek from the cursor and a deep page costs what the first one does. Across every tenant no index leads with
-        // the timestamp, so there the id (insertion order, the table's own order) decides.
-        if (filter.TenantId is not null)
+        if (filter.After is { } c)
         {
-            if (filter.After is { } c)
-            {
-                query = query.Where(l => l.Timestamp <= c.Timestamp && (l.Timestamp < c.Timestamp || l.Id < c.Id));
-            }
-
-            return query.OrderByDescending(l => l.Timestamp).ThenByDescending(l => l.Id);
+            query = filter.TenantId is not null
+                ? query.Where(l => l.Timestamp <= c.Timestamp && (l.Timestamp < c.Timestamp || l.Id < c.Id))
+                : query.Where(l => l.Id < c.Id);
         }
 
-        if (filter.After is { } after)
+        // The method and endpoint are stored once, in usage_endpoints; each row is joined to its pair by primary key.
+        var rows = query.Join(db.UsageEndpoints, l => l.EndpointId, e => e.Id, (l, e) => new LogRow
         {
-            query = query.Where(l => l.Id < after.Id);
-        }
+            Id = l.Id,
+            Timestamp = l.Timestamp,
+            TenantId = l.TenantId,
+            ApiKeyId = l.ApiKeyId,
+            Method = e.Method,
+            Endpoint = e.Endpoint,
+            StatusCode = l.StatusCode,
+            LatencyMicros = l.LatencyMicros,
+            Outcome = l.Outcome,
+        });
 
-        return query.OrderByDescending(l => l.Id);
+        // Newest first, as (time, id) descending: for one tenant that is the order of its (tenant_id, time_ms) index
+        // (SQLite keeps the row id as the index's last column), so a page is one index seek from the cursor and a deep
+        // page costs what the first one does. Across every tenant no index leads with the time, so there the id
+        // (insertion order, the table's own order) decides.
+        return filter.TenantId is not null
+            ? rows.OrderByDescending(l => l.Timestamp).ThenByDescending(l => l.Id)
+            : rows.OrderByDescending(l => l.Id);
     }
 
-    private static LogEntryDto ToDto(UsageLog l) =>
+    private static LogEntryDto ToDto(LogRow l) =>
         new(l.Id, l.Timestamp, l.TenantId, l.ApiKeyId, l.Method, l.Endpoint, l.StatusCode, l.LatencyMicros / 1000.0, l.Outcome);
 
     private static IQueryable<RollupSums<TKey>> Aggregate<TRow, TKey>(IQueryable<IGrouping<TKey, TRow>> groups)
@@ -226,4 +234,26 @@ internal sealed class UsageQueries(TollgateDbContext db)
             LatencySum = g.Sum(r => r.LatencySumMicros),
             UpstreamLatencySum = g.Sum(r => r.UpstreamLatencySumMicros),
         });
+}
+
+/// <summary>A raw log row with its method and endpoint joined in, as a page of the request log reads it.</summary>
+internal sealed class LogRow
+{
+    public long Id { get; init; }
+
+    public DateTime Timestamp { get; init; }
+
+    public long TenantId { get; init; }
+
+    public long ApiKeyId { get; init; }
+
+    public required string Method { get; init; }
+
+    public required string Endpoint { get; init; }
+
+    public int StatusCode { get; init; }
+
+    public long LatencyMicros { get; init; }
+
+    public LimitOutcome Outcome { get; init; }
 }
