@@ -189,11 +189,14 @@ public sealed class UsageBatchStoreTests
             var counter = await db.QuotaCounters.AsNoTracking().SingleAsync(c => c.TenantId == tenant.Id);
             var rollup = await db.UsageRollups.AsNoTracking().SingleAsync(r => r.TenantId == tenant.Id);
 
-            Assert.All([logged.Timestamp, audited.Timestamp, key.LastUsedAt!.Value], t =>
+            Assert.All([audited.Timestamp, key.LastUsedAt!.Value], t =>
             {
                 Assert.Equal(at, t);
                 Assert.Equal(DateTimeKind.Utc, t.Kind);
             });
+            // The raw log keeps Unix milliseconds: the same instant, to the millisecond.
+            Assert.Equal(at.AddTicks(-4_560), logged.Timestamp);
+            Assert.Equal(DateTimeKind.Utc, logged.Timestamp.Kind);
             Assert.Equal(new DateTime(2026, 3, 1, 0, 0, 0, DateTimeKind.Utc), counter.PeriodStart);
             Assert.Equal(new DateTime(2026, 3, 29, 1, 59, 0, DateTimeKind.Utc), rollup.BucketStart);
             // Comparisons happen in UTC on the server too.
