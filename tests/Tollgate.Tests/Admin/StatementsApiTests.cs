@@ -51,7 +51,7 @@ public sealed class StatementsApiTests : IAsyncLifetime
     {
         await WriteHistoryAsync();
         // Statements read the day tier alone: what retention deletes (raw rows, minute and hour roll-ups) is not needed.
-        foreach (var table in new[] { "usage_logs", "usage_rollups", "usage_rollups_hour" })
+        foreach (var table in new[] { "usage_log_entries", "usage_rollups", "usage_rollups_hour" })
         {
             await _app.Database.ExecuteAsync($"DELETE FROM {table} WHERE tenant_id = @t", ("@t", _tenant.Id));
         }
