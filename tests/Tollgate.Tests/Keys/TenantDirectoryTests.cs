@@ -40,8 +40,20 @@ public sealed class TenantDirectoryTests(Xunit.Abstractions.ITestOutputHelper ou
         foreach (var (directory, before) in new[] { (here, beforeHere), (there, beforeThere) })
         {
             Assert.Equal(before.Count, directory.All.Count);
-            var changed = directory.All.Where(t => !ReferenceEquals(t, before[t.Id])).Select(t => t.Id).ToList();
-            Assert.Equal([tenant.Id], changed);
+            var changed = directory.All.Where(t => !ReferenceEquals(t, before[t.Id])).Select(t => t.Id).OrderBy(id => id).ToList();
+            if (ReferenceEquals(directory, here))
+            {
+                Assert.Equal([tenant.Id], changed);
+            }
+            else
+            {
+                // The other instance may still have been applying the messages of the bystander's own creation (plan,
+                // tenant, key) when its snapshot was taken: on a loaded machine that replaced the bystander too. Those
+                // are about the bystander; none is about the 20,000 others.
+                Assert.Contains(tenant.Id, changed);
+                Assert.Subset(new HashSet<long> { tenant.Id, other.Id }, changed.ToHashSet());
+            }
+
             Assert.Equal(directory.All.OrderBy(t => t.Name, StringComparer.OrdinalIgnoreCase).ThenBy(t => t.Id).Select(t => t.Id), directory.All.Select(t => t.Id));
         }
 
