@@ -11,7 +11,11 @@ public sealed class KeyRotationTests
     [Fact]
     public async Task Rotation_MakesANewKeyForTheSameTenant_TheOldOneWorksUntilTheGraceEnds_Then401()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        // The test moves the clock an hour on: it must not cross into a new month, whose quota would start again from 0
+        // (a fresh-clone run at 23:58 on the last of the month counted 2 of the 4 requests).
+        var start = DateTimeOffset.UtcNow;
+        var nextMonth = new DateTimeOffset(start.Year, start.Month, 1, 0, 0, 0, TimeSpan.Zero).AddMonths(1);
+        var time = new FakeTimeProvider(nextMonth - start < TimeSpan.FromHours(2) ? nextMonth.AddMinutes(1) : start);
         await using var app = new TollgateApp(time: time);
         var tenant = await app.CreateTenantAsync(1000);
         using var old = app.TenantClient(tenant.ApiKey);
@@ -74,7 +78,11 @@ public sealed class KeyRotationTests
     [Fact]
     public async Task AKeyPastTheExpiryChosenAtCreation_Is401()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        // The test moves the clock an hour on: it must not cross into a new month, whose quota would start again from 0
+        // (a fresh-clone run at 23:58 on the last of the month counted 2 of the 4 requests).
+        var start = DateTimeOffset.UtcNow;
+        var nextMonth = new DateTimeOffset(start.Year, start.Month, 1, 0, 0, 0, TimeSpan.Zero).AddMonths(1);
+        var time = new FakeTimeProvider(nextMonth - start < TimeSpan.FromHours(2) ? nextMonth.AddMinutes(1) : start);
         await using var app = new TollgateApp(time: time);
         var tenant = await app.CreateTenantAsync(1000);
         using var admin = await app.AdminClientAsync();
