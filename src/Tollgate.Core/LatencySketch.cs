@@ -59,6 +59,14 @@ public sealed class LatencySketch
         _bins[index - _first] += count;
     }
 
+    /// <summary>Forgets every value, keeping the bins' memory for the next ones (the live window reuses its slots).</summary>
+    public void Clear()
+    {
+        Array.Clear(_bins);
+        _zero = 0;
+        Count = 0;
+    }
+
     /// <summary>Adds every value of <paramref name="other"/> to this sketch.</summary>
     public void Merge(LatencySketch other)
     {

@@ -6,7 +6,7 @@ namespace Tollgate.Redis;
 
 /// <summary>
 /// The live dashboard's figures summed over every instance. Twice a second each instance writes its own
-/// last-minute counts (histograms included, so percentiles stay right) to a Redis hash that expires unless
+/// last-minute counts (latency sketches included, so percentiles stay right) to a Redis hash that expires unless
 /// refreshed, then reads every live instance's hash and keeps the sum in memory for the dashboard.
 /// </summary>
 internal sealed partial class RedisLiveUsage(
@@ -81,13 +81,18 @@ internal sealed partial class RedisLiveUsage(
         _shared = sums.ToDictionary(s => s.Key, s => s.Value.ToStats());
     }
 
+    // "requests,errors,rejected,sketch" with the sketch's bytes in base64: a few hundred bytes per busy tenant.
     private static string Encode(LiveCounts c) =>
-        string.Join(',', new[] { c.Requests, c.Errors, c.Rejected }.Concat(c.Histogram).Select(v => v.ToString(CultureInfo.InvariantCulture)));
+        string.Create(CultureInfo.InvariantCulture, $"{c.Requests},{c.Errors},{c.Rejected},{Convert.ToBase64String(c.Latency.Encode())}");
 
     private static LiveCounts Decode(string value)
     {
-        var numbers = value.Split(',').Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-        return new LiveCounts(numbers[0], numbers[1], numbers[2], numbers[3..]);
+        var parts = value.Split(',');
+        var counts = parts[..3].Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+        // An instance of an earlier version shares 18 histogram buckets instead of a sketch: its counts still add up,
+        // its latencies are left out until it is upgraded too.
+        var latency = parts.Length == 4 ? LatencySketch.Decode(Convert.FromBase64String(parts[3])) : new LatencySketch();
+        return new LiveCounts(counts[0], counts[1], counts[2], latency);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not share live counts through Redis; showing this instance's own")]

@@ -3,10 +3,15 @@ using System.Collections.Concurrent;
 namespace Tollgate.Usage;
 
 /// <summary>
-/// The last minute of every tenant's traffic, in memory: sixty one-second slots of counts and latency
-/// histograms. Fed by the usage writer (off the request path), read by the live dashboard, so that neither ever
-/// counts rows in the database.
+/// The last minute of every tenant's traffic, in memory: sixty one-second slots of counts, and six ten-second slots of
+/// latency sketches (<see cref="LatencySketch"/>, percentiles within 1 %). Fed by the usage writer (off the request
+/// path), read by the live dashboard, so that neither ever counts rows in the database.
 /// </summary>
+/// <remarks>
+/// Sketches per ten seconds, not per second: a sketch holds a bin per 2 % of the latencies it has seen (a few hundred
+/// for a busy API, 8 bytes each), so sixty of them per tenant would be ~100 KB where the 18 fixed buckets they replace
+/// took 8.6 KB; six take about as much as those did. The p95 so covers the last 50 to 60 seconds.
+/// </remarks>
 public sealed class LiveUsageTracker(TimeProvider time) : ILiveUsageView
 {
     private const int Slots = 60;
@@ -42,12 +47,15 @@ public sealed class LiveUsageTracker(TimeProvider time) : ILiveUsageView
 
     private sealed class TenantWindow
     {
+        private const int LatencySlots = 6;
+        private const int LatencySlotSeconds = Slots / LatencySlots;
         private readonly Lock _gate = new();
         private readonly long[] _second = new long[Slots];
         private readonly long[] _requests = new long[Slots];
         private readonly long[] _errors = new long[Slots];
         private readonly long[] _rejected = new long[Slots];
-        private readonly long[,] _histogram = new long[Slots, LatencyHistogram.BucketCount];
+        private readonly long[] _latencyStart = new long[LatencySlots];
+        private readonly LatencySketch[] _latency = [.. Enumerable.Range(0, LatencySlots).Select(_ => new LatencySketch())];
 
         public void Add(in UsageEvent e)
         {
@@ -66,10 +74,6 @@ public sealed class LiveUsageTracker(TimeProvider time) : ILiveUsageView
                     _requests[slot] = 0;
                     _errors[slot] = 0;
                     _rejected[slot] = 0;
-                    for (var b = 0; b < LatencyHistogram.BucketCount; b++)
-                    {
-                        _histogram[slot, b] = 0;
-                    }
                 }
 
                 _requests[slot]++;
@@ -83,13 +87,26 @@ public sealed class LiveUsageTracker(TimeProvider time) : ILiveUsageView
                     _rejected[slot]++;
                 }
 
-                _histogram[slot, LatencyHistogram.BucketOf(e.LatencyMicros)]++;
+                var start = second - second % LatencySlotSeconds;
+                var latencySlot = (int)(start / LatencySlotSeconds % LatencySlots);
+                if (_latencyStart[latencySlot] != start)
+                {
+                    if (_latencyStart[latencySlot] > start)
+                    {
+                        return; // The counts above took it; its ten seconds' sketch has been reused for later ones.
+                    }
+
+                    _latencyStart[latencySlot] = start;
+                    _latency[latencySlot].Clear();
+                }
+
+                _latency[latencySlot].Add(e.LatencyMicros);
             }
         }
 
         public LiveCounts Read(long nowSecond)
         {
-            var histogram = new long[LatencyHistogram.BucketCount];
+            var latency = new LatencySketch();
             long requests = 0, errors = 0, rejected = 0;
             lock (_gate)
             {
@@ -103,14 +120,19 @@ public sealed class LiveUsageTracker(TimeProvider time) : ILiveUsageView
                     requests += _requests[slot];
                     errors += _errors[slot];
                     rejected += _rejected[slot];
-                    for (var b = 0; b < LatencyHistogram.BucketCount; b++)
+                }
+
+                // The ten-second sketches that began within the last minute: together the last 51 to 60 seconds.
+                for (var slot = 0; slot < LatencySlots; slot++)
+                {
+                    if (_latencyStart[slot] > nowSecond - Slots && _latencyStart[slot] <= nowSecond)
                     {
-                        histogram[b] += _histogram[slot, b];
+                        latency.Merge(_latency[slot]);
                     }
                 }
             }
 
-            return new LiveCounts(requests, errors, rejected, histogram);
+            return new LiveCounts(requests, errors, rejected, latency);
         }
     }
 }
@@ -122,27 +144,24 @@ public interface ILiveUsageView
     LiveStats StatsOf(long tenantId);
 }
 
-/// <summary>Raw last-minute counts that add up across instances (the histogram included).</summary>
+/// <summary>Raw last-minute counts that add up across instances (the latency sketch included).</summary>
 /// <param name="Requests">Metered requests.</param>
 /// <param name="Errors">Admitted requests answered 4xx or 5xx.</param>
 /// <param name="Rejected">Requests refused by a limit.</param>
-/// <param name="Histogram">Requests per latency bucket.</param>
-public sealed record LiveCounts(long Requests, long Errors, long Rejected, long[] Histogram)
+/// <param name="Latency">The requests' latencies; merged, not shared, by <see cref="Plus"/>.</param>
+public sealed record LiveCounts(long Requests, long Errors, long Rejected, LatencySketch Latency)
 {
     /// <summary>The figures the dashboard shows.</summary>
-    public LiveStats ToStats() => new(Requests, Errors, Rejected, LatencyHistogram.PercentileMs(Histogram, 95));
+    public LiveStats ToStats() => new(Requests, Errors, Rejected, Latency.PercentileMs(95));
 
     /// <summary>Adds another instance's counts.</summary>
     public LiveCounts Plus(LiveCounts other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        var histogram = new long[Histogram.Length];
-        for (var i = 0; i < histogram.Length; i++)
-        {
-            histogram[i] = Histogram[i] + other.Histogram[i];
-        }
-
-        return new LiveCounts(Requests + other.Requests, Errors + other.Errors, Rejected + other.Rejected, histogram);
+        var latency = new LatencySketch();
+        latency.Merge(Latency);
+        latency.Merge(other.Latency);
+        return new LiveCounts(Requests + other.Requests, Errors + other.Errors, Rejected + other.Rejected, latency);
     }
 }
 
