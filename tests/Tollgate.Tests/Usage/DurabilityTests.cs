@@ -89,9 +89,11 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
     [Fact]
     public async Task GracefulStop_WritesEveryQueuedEventBeforeExiting()
     {
-        // The database is made slow (each batch waits 200 ms) so that events are still queued when the stop begins.
+        // The database holds every write until the stop has begun, so that events are still queued then (a store that
+        // only slowed each write by 200 ms left none queued once, when the writer took the last ones just in time).
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var app = new TollgateApp(configureServices: services =>
-            services.AddSingleton<IUsageBatchStore>(sp => new SlowStore(AppDatabase.DefaultBatchStore(sp))));
+            services.AddSingleton<IUsageBatchStore>(sp => new GatedStore(AppDatabase.DefaultBatchStore(sp), gate.Task)));
         var tenant = await app.CreateTenantAsync(1_000_000);
         var ok = 0;
         var clients = Enumerable.Range(0, 16).Select(_ => app.TenantClient(tenant.ApiKey)).ToArray();
@@ -108,7 +110,9 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(queued > 0, "The test needs events still queued at the stop.");
         var path = app.Database;
         var stopping = System.Diagnostics.Stopwatch.StartNew();
-        await app.DisposeAsync();
+        var stop = app.DisposeAsync();
+        gate.SetResult();
+        await stop;
         output.WriteLine($"{ok} admitted; {queued} events queued when the stop began; stop took {stopping.ElapsedMilliseconds} ms");
 
         Assert.Equal(2000, ok);
@@ -118,11 +122,11 @@ public sealed class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
     private static Task<long> Rows(AppDatabase path, long tenantId, string outcome) =>
         path.ScalarAsync("SELECT COUNT(*) FROM usage_logs WHERE tenant_id = @t AND outcome = @o", ("@t", tenantId), ("@o", outcome));
 
-    private sealed class SlowStore(IUsageBatchStore inner) : IUsageBatchStore
+    private sealed class GatedStore(IUsageBatchStore inner, Task open) : IUsageBatchStore
     {
         public async Task WriteAsync(UsageBatch batch, CancellationToken cancellationToken)
         {
-            await Task.Delay(200, cancellationToken);
+            await open;
             await inner.WriteAsync(batch, cancellationToken);
         }
     }
