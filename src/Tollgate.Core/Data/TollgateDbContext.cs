@@ -173,7 +173,7 @@ internal sealed class UsageLogConfiguration : IEntityTypeConfiguration<UsageLog>
         // outlives deleted keys and tenants for the audit trail.
         b.ToTable(UsageTables.Logs);
         // Numbers, not text: on SQLite the text time (26 bytes, again in the index), outcome, method and endpoint made
-        // a row and its index entry 121 bytes; these columns make them 52 (UsageTables.Logs).
+        // a row and its index entry 121 bytes; these columns make them 50.5 (UsageTables.Logs).
         b.Property(l => l.Timestamp).HasColumnName(UsageTables.LogTime).HasConversion(UnixMilliseconds.Converter);
         b.Property(l => l.Outcome).HasConversion<short>();
         // Newest-first paging per tenant (the request log) is the one read path.
