@@ -18,7 +18,20 @@ public sealed class BrowserFixture : IAsyncLifetime
 
     private IPlaywright? _playwright;
 
-    public TollgateApp App { get; } = new();
+    /// <summary>The demo app with the default settings (xunit builds class fixtures with their one public constructor).</summary>
+    public BrowserFixture()
+        : this(null)
+    {
+    }
+
+    /// <summary>
+    /// The demo app with <paramref name="settings"/> on top of the defaults, for a class whose fixture needs a setting
+    /// (the webhook page's tests let webhooks reach a receiver on loopback). Not public: xunit refuses a class fixture
+    /// with two public constructors.
+    /// </summary>
+    internal BrowserFixture(IDictionary<string, string?>? settings) => App = new TollgateApp(settings: settings);
+
+    public TollgateApp App { get; }
 
     public string BaseUrl { get; private set; } = "";
 

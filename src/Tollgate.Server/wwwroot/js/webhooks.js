@@ -40,7 +40,7 @@ async function showDeliveries(hook) {
   const body = $('#deliveries');
   if (!rows.length) {
     body.replaceChildren(el('tr', {}, el('td', { colSpan: 7, className: 'empty' }, 'Nothing sent yet.')));
-    return;
+    return rows;
   }
   body.replaceChildren(...rows.map((d) => el('tr', {},
     el('td', {}, d.time ? fmtTime(d.time, { seconds: true }) : 'waiting'),
@@ -50,13 +50,26 @@ async function showDeliveries(hook) {
     el('td', { className: 'num' }, d.statusCode ?? '–'),
     el('td', {}, d.error ?? ''),
     el('td', {}, d.nextAttempt ? fmtTime(d.nextAttempt, { seconds: true }) : '–'))));
+  return rows;
+}
+
+// A receiver has up to the webhook timeout (10 s by default) to answer, so no single wait shows how a test event went:
+// the deliveries are shown again every second until the event's first attempt is listed. Stops when the person turns
+// to another endpoint's deliveries or deletes this one, and after a minute.
+async function followTest(hook, eventId) {
+  for (let i = 0; i < 60; i++) {
+    const rows = await showDeliveries(hook);
+    if (rows.some((d) => d.eventId === eventId && d.time)) return;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    if (shown?.id !== hook.id || $('#deliveries-panel').hidden) return;
+  }
 }
 
 async function sendTest(hook) {
   try {
     const sent = await api(`/api/admin/webhooks/${hook.id}/test`, { method: 'POST' });
     flash(status, `Test event ${sent.eventId} queued for ${hook.url}.`);
-    setTimeout(() => showDeliveries(hook), 1500);
+    await followTest(hook, sent.eventId);
   } catch (e) {
     flash(status, describeProblem(e.problem) || e.message, 'bad');
   }
