@@ -12,6 +12,14 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 // Run from the build output (dotnet run, the tests) in any environment, wwwroot is found through the build's static
 // web assets manifest; the published output has its own wwwroot and no such manifest, and this then does nothing.
 builder.WebHost.UseStaticWebAssets();
+// Outside Development, a build output run in place (dotnet run, bench/run, the tests) serves wwwroot as published
+// output would. Left on, the framework's reloading of changed static assets maps a catch-all fallback whose
+// file-exists constraint the router evaluates for every request, a stat of the disk per tenant call (about 5 µs of
+// server CPU per ping; `bench/run ping`, 2026-12-01). Configuration can still turn it on.
+if (!builder.Environment.IsDevelopment())
+{
+    builder.Configuration["ReloadStaticAssetsAtRuntime"] ??= "false";
+}
 
 builder.Services.AddTollgate(builder.Configuration);
 builder.Services.AddTollgateAdmin();
@@ -30,6 +38,11 @@ app.UseTollgateMetering();
 app.UseWhen(
     context => context.GetEndpoint()?.Metadata.GetMetadata<MeteringMetadata>() is null,
     admin => admin.UseTollgateAdmin());
+// A UseWhen branch keeps its own copy of the builder's properties, so the host did not see the branch's
+// UseAuthentication/UseAuthorization and added both again at the head of the pipeline, for every tenant call too
+// (found in the perf profile of 2026-12-01). The host's own markers say they are in place.
+((IApplicationBuilder)app).Properties["__AuthenticationMiddlewareSet"] = true;
+((IApplicationBuilder)app).Properties["__AuthorizationMiddlewareSet"] = true;
 
 app.MapTenantApi();
 app.MapAdminApi();
