@@ -318,7 +318,7 @@ run_wrk() {
   local out machine0 machine1 servers0 servers1 wrk0 wrk1 pid0=0 pid1=0
   [ -n "${MEASURE_PID:-}" ] && pid0=$(process_ticks "$MEASURE_PID")
   machine0=$(machine_ticks); servers0=$(servers_ticks); children_ticks; wrk0=$CHILD_TICKS
-  out=$(wrk -t"${4:-$THREADS}" -c"${3:-$CONNECTIONS}" -d"${2}s" --timeout 10s -s "$BENCH_DIR/wrk/report.lua" "$1" 2>&1) \
+  out=$(wrk -t"${4:-$THREADS}" -c"${3:-$CONNECTIONS}" -d"${2}s" --timeout 10s -s "${WRK_SCRIPT:-$BENCH_DIR/wrk/report.lua}" "$1" 2>&1) \
     || { echo "$out" >&2; die "wrk failed on $1"; }
   machine1=$(machine_ticks); servers1=$(servers_ticks); children_ticks; wrk1=$CHILD_TICKS
   [ -n "${MEASURE_PID:-}" ] && pid1=$(process_ticks "$MEASURE_PID")

@@ -1,10 +1,14 @@
 using BenchmarkDotNet.Running;
 using Tollgate.Benchmarks;
 
-// `ingest ...` runs the usage ingestion harness; anything else goes to BenchmarkDotNet (e.g. --filter '*').
-return args is ["ingest", .. var rest]
-    ? await IngestionRun.RunAsync(rest)
-    : RunBenchmarks(args);
+// `ingest ...` runs the usage ingestion harness, `keys ...` writes many keys for the scale section; anything else goes
+// to BenchmarkDotNet (e.g. --filter '*').
+return args switch
+{
+    ["ingest", .. var rest] => await IngestionRun.RunAsync(rest),
+    ["keys", .. var rest] => KeysRun.Run(rest),
+    _ => RunBenchmarks(args),
+};
 
 static int RunBenchmarks(string[] args)
 {

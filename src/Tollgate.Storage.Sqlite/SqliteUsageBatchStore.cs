@@ -189,7 +189,9 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, UsageE
         }
 
         var keys = statements.UpdateKey;
-        foreach (var (keyId, lastUsed) in batch.KeysLastUsed)
+        // In id order: consecutive updates share the pages of api_keys (20,000 keys of a million at a time, see
+        // PendingKeyUses).
+        foreach (var (keyId, lastUsed) in UsageBatchLockOrder.KeysLastUsed(batch))
         {
             keys.Bind(1, keyId);
             keys.Bind(2, lastUsed, text);

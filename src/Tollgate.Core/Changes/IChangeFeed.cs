@@ -20,10 +20,10 @@ public interface IChangeFeed
     /// <summary>A plan changed: read its tenants again.</summary>
     Task PlanChangedAsync(long planId, CancellationToken cancellationToken = default);
 
-    /// <summary>A key was revoked: forget it, so its next use is checked against the database.</summary>
+    /// <summary>A key was revoked or rotated: read its state again, so its next use sees the change.</summary>
     Task KeyRevokedAsync(KeyHash hash, CancellationToken cancellationToken = default);
 
-    /// <summary>A key was made: add it to the key index, so its first use is not taken for a made-up key.</summary>
+    /// <summary>A key was made: read it into the key index, so its first use is decided from memory.</summary>
     Task KeyCreatedAsync(KeyHash hash, CancellationToken cancellationToken = default);
 
     /// <summary>A tenant was deleted: take it out of the directory and forget its keys, counts and live figures.</summary>
@@ -46,10 +46,11 @@ public sealed class LocalChangeFeed(
     IEnumerable<IRoutesChangedHandler> routes) : IChangeFeed
 {
     /// <inheritdoc />
-    public Task KeyCreatedAsync(KeyHash hash, CancellationToken cancellationToken = default)
+    public async Task KeyCreatedAsync(KeyHash hash, CancellationToken cancellationToken = default)
     {
-        index.Add(hash);
-        return Task.CompletedTask;
+        await index.RefreshAsync(hash, cancellationToken);
+        // A use in the moment before the key existed here may have left an "unknown" entry in the cache.
+        keys.Evict(hash);
     }
 
     /// <inheritdoc />
@@ -64,16 +65,18 @@ public sealed class LocalChangeFeed(
         directory.RefreshPlanAsync(planId, cancellationToken);
 
     /// <inheritdoc />
-    public Task KeyRevokedAsync(KeyHash hash, CancellationToken cancellationToken = default)
+    public async Task KeyRevokedAsync(KeyHash hash, CancellationToken cancellationToken = default)
     {
+        // The index first: a use between the two steps would otherwise cache the old state again.
+        await index.RefreshAsync(hash, cancellationToken);
         keys.Evict(hash);
-        return Task.CompletedTask;
     }
 
     /// <inheritdoc />
     public async Task TenantRemovedAsync(long tenantId, CancellationToken cancellationToken = default)
     {
         await directory.RemoveAsync(tenantId, cancellationToken);
+        index.RemoveTenant(tenantId);
         keys.EvictTenant(tenantId);
         limits.Forget(tenantId);
         live.Forget(tenantId);

@@ -6,8 +6,10 @@ using Tollgate.Data;
 namespace Tollgate.Keys;
 
 /// <summary>
-/// The default key store: a bounded in-memory map from key hash to key, in front of <c>api_keys</c>.
-/// A warm look-up is one SHA-256 and one dictionary probe, with no allocation.
+/// The default key store: the <see cref="KeyIndex"/> of every key, with a bounded cache in front of it that keeps each
+/// recently used key's resolved caller. A cached look-up is one SHA-256 and one dictionary probe, with no allocation; a
+/// key outside the cache is decided from the index, also without the database. The database is read only for a key
+/// the index has not heard of yet (made on another instance a moment ago), within a budget per second.
 /// </summary>
 internal sealed class CachedApiKeyStore : IApiKeyStore
 {
@@ -28,6 +30,8 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
     private readonly TimeSpan _negativeDuration;
     private readonly int _missChecksPerSecond;
     private int _evicting;
+    private int _roomLeft;
+    private long _recountAtTicks;
     private long _missWindow;
     private int _missChecks;
     private long _databaseLookups;
@@ -88,6 +92,11 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
             return new(cached);
         }
 
+        if (_index.TryFind(hash, out var record) && _tenants.TryGet(record.TenantId, out _))
+        {
+            return new(FromIndex(hash, record, now));
+        }
+
         // A key no instance ever issued is answered from memory: no look-up, and no negative entry that would push
         // real keys out of the cache (finding 9 of issue 12). A few misses a second still go to the database, for a
         // key made on another instance a moment ago whose change-feed message has not arrived yet.
@@ -121,6 +130,46 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
 
         lookup = default;
         return false;
+    }
+
+    /// <summary>
+    /// A key decided from the index. It joins the cache while the cache has room; once full, the cache keeps the keys it
+    /// has and others are resolved from the index on each use (a small allocation), so that keys used uniformly at
+    /// random never churn the cache (1,000,000 keys: see docs/benchmarks.md, "scale").
+    /// </summary>
+    private KeyLookup FromIndex(in KeyHash hash, in KeyRecord record, DateTime now)
+    {
+        var entry = new Entry { KeyId = record.KeyId, TenantId = record.TenantId, ExpiresAt = record.ExpiresAt, RevokedAt = record.RevokedAt, LastUsedTicks = now.Ticks };
+        if (HasRoom(now))
+        {
+            entry = _entries.GetOrAdd(hash, entry);
+            Interlocked.Decrement(ref _roomLeft);
+        }
+
+        return Resolve(entry, now);
+    }
+
+    /// <summary>
+    /// Whether the cache may take another entry, from an estimate counted down on each add. The true count is read only
+    /// when the estimate runs out, at most once a second: <see cref="ConcurrentDictionary{TKey,TValue}.Count"/> takes
+    /// every one of the dictionary's locks, and asked on each request it was 40 % of the server's CPU samples with a
+    /// million keys in use (perf, 2026-12-01).
+    /// </summary>
+    private bool HasRoom(DateTime now)
+    {
+        if (Volatile.Read(ref _roomLeft) > 0)
+        {
+            return true;
+        }
+
+        var recountAt = Interlocked.Read(ref _recountAtTicks);
+        if (now.Ticks < recountAt || Interlocked.CompareExchange(ref _recountAtTicks, now.Ticks + TimeSpan.TicksPerSecond, recountAt) != recountAt)
+        {
+            return false;
+        }
+
+        Volatile.Write(ref _roomLeft, _capacity - _entries.Count);
+        return Volatile.Read(ref _roomLeft) > 0;
     }
 
     private Task<KeyLookup> LoadOnceAsync(KeyHash hash, DateTime now)
@@ -257,6 +306,12 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
             await _tenants.ReloadAsync(ct);
         }
 
+        if (row is not null)
+        {
+            // The index had not heard of the key: it has now, for this instance's next uses.
+            _index.Put(hash, new KeyRecord(row.Id, row.TenantId, row.ExpiresAt, row.RevokedAt));
+        }
+
         MakeRoom();
         _entries[hash] = entry;
         return Resolve(entry, now);
@@ -288,6 +343,7 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
                 if (!rows.TryGetValue(entry.KeyId, out var row))
                 {
                     // Deleted with its tenant.
+                    _index.Remove(hash);
                     changed += _entries.TryRemove(hash, out _) ? 1 : 0;
                 }
                 else if (row.RevokedAt != entry.RevokedAt || (row.ExpiresAt ?? DateTime.MaxValue) != entry.ExpiresAt || row.TenantId != entry.TenantId)
@@ -298,6 +354,7 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
                         KeyId = row.Id, TenantId = row.TenantId, ExpiresAt = row.ExpiresAt ?? DateTime.MaxValue, RevokedAt = row.RevokedAt,
                         LastUsedTicks = Volatile.Read(ref entry.LastUsedTicks),
                     };
+                    _index.Put(hash, new KeyRecord(row.Id, row.TenantId, row.ExpiresAt, row.RevokedAt));
                     changed += _entries.TryUpdate(hash, fresh, entry) ? 1 : 0;
                 }
             }

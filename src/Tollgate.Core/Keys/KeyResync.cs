@@ -3,13 +3,14 @@ using Microsoft.Extensions.Options;
 namespace Tollgate.Keys;
 
 /// <summary>
-/// Every <see cref="ApiKeyOptions.ResyncInterval"/>, re-reads the tenant directory and the state of the keys used
-/// since the last pass: what another instance changed (a revocation, a rotation, a suspension, a plan change) applies
+/// Every <see cref="ApiKeyOptions.ResyncInterval"/>, re-reads the tenant directory, the keys the audit log shows
+/// revoked or rotated since the last pass and the state of the keys used since then: what another instance changed
+/// (a revocation, a rotation, a suspension, a plan change) applies
 /// here within that time even without a change feed between the instances. With Redis the feed is faster; this is
 /// its safety net.
 /// </summary>
 internal sealed partial class KeyResync(
-    IApiKeyStore keys, TenantDirectory directory, TimeProvider time, IOptions<ApiKeyOptions> options, ILogger<KeyResync> logger)
+    IApiKeyStore keys, KeyIndex index, TenantDirectory directory, TimeProvider time, IOptions<ApiKeyOptions> options, ILogger<KeyResync> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -30,7 +31,15 @@ internal sealed partial class KeyResync(
                 try
                 {
                     await directory.ReloadAsync(stoppingToken);
-                    var changed = await cache.RevalidateAsync(since, stoppingToken);
+                    // Revocations and rotations anywhere, by the audit log (every key change writes its entry in the
+                    // same transaction), then the keys this instance used, for rows changed by other means.
+                    var revised = await index.ResyncChangedAsync(since, stoppingToken);
+                    foreach (var hash in revised)
+                    {
+                        keys.Evict(hash);
+                    }
+
+                    var changed = revised.Count + await cache.RevalidateAsync(since, stoppingToken);
                     if (changed > 0)
                     {
                         LogKeysChanged(logger, changed);

@@ -67,7 +67,7 @@ public sealed class UsageBatch
     public int Count => _events.Count;
 
     /// <summary>True when the batch holds nothing to store: no rows and no aggregates.</summary>
-    public bool IsEmpty => _events.Count == 0 && _rollups.Count == 0;
+    public bool IsEmpty => _events.Count == 0 && _rollups.Count == 0 && _keysLastUsed.Count == 0;
 
     /// <summary>
     /// The writer and sequence number of this batch, or null for a batch that is not the usage writer's (demo data).
@@ -75,6 +75,22 @@ public sealed class UsageBatch
     /// <see cref="Data.UsageWriterMark"/>), so writing a batch twice stores it once.
     /// </summary>
     public UsageBatchMark? Mark { get; set; }
+
+    /// <summary>
+    /// Where the writer gathers keys' uses between writes of <c>last_used_at</c>: with it, events add nothing to
+    /// <see cref="KeysLastUsed"/>, which the writer fills from it. Null: every key used gets an entry (tests, aggregates
+    /// of dropped rows).
+    /// </summary>
+    public PendingKeyUses? KeyUses { get; set; }
+
+    /// <summary>Adds a key's last use to write with this batch (the later one when it has one already).</summary>
+    public void KeyUsed(long keyId, DateTime at)
+    {
+        if (!_keysLastUsed.TryGetValue(keyId, out var last) || last < at)
+        {
+            _keysLastUsed[keyId] = at;
+        }
+    }
 
     /// <summary>Set by a store that skipped this batch because its <see cref="Mark"/> was stored already.</summary>
     public bool AlreadyStored { get; set; }
@@ -121,7 +137,18 @@ public sealed class UsageBatch
             }
         }
 
-        if (!_keysLastUsed.TryGetValue(e.ApiKeyId, out var last) || last < e.Timestamp)
+        if (_keysLastUsed.TryGetValue(e.ApiKeyId, out var last))
+        {
+            if (last < e.Timestamp)
+            {
+                _keysLastUsed[e.ApiKeyId] = e.Timestamp;
+            }
+        }
+        else if (KeyUses is { } pending)
+        {
+            pending.Mark(e.ApiKeyId, e.Timestamp);
+        }
+        else
         {
             _keysLastUsed[e.ApiKeyId] = e.Timestamp;
         }

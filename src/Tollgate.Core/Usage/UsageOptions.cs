@@ -45,6 +45,15 @@ public sealed class UsageOptions
     }
 
     /// <summary>
+    /// How often the writer writes keys' <c>api_keys.last_used_at</c>: the uses of each interval are gathered and written
+    /// once, in key order, with the latest time seen, so the stored time is a key's last use to within this interval.
+    /// Default 1 minute. Written with every batch instead, a million keys used at random cost an update of a random page
+    /// per request (bench/run scale: 22,000 against 60,000 req/s). 0 writes every use with its batch.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan LastUsedResolution { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
     /// Events the in-memory queue holds before requests wait for the writer. Default 100,000: a few seconds of
     /// peak traffic, about 10 MB.
     /// </summary>

@@ -104,6 +104,13 @@ internal sealed partial class UsageWriter(
     }
 
     /// <inheritdoc />
+    // Keys' last uses written with one batch at most: a million keys in use are written over 50 batches, each a few
+    // tens of milliseconds longer, rather than in one transaction that would hold up the queue for seconds.
+    private const int KeyUsesPerBatch = 20_000;
+
+    // The shortest wait for keys' uses that are due: a write drained over several batches pauses this long between them.
+    private static readonly TimeSpan KeyUsesPoll = TimeSpan.FromMilliseconds(10);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // Runs on a thread-pool thread, not inside the host's start-up.
@@ -113,14 +120,30 @@ internal sealed partial class UsageWriter(
         // that arrive during a write form the next batch, a natural group commit).
         var flushInterval = options.Value.Durability == UsageDurability.Synchronous ? TimeSpan.Zero : options.Value.FlushInterval;
         var batch = new UsageBatch(batchSize);
+        var lastUsedResolution = options.Value.LastUsedResolution;
+        var keyUses = lastUsedResolution > TimeSpan.Zero ? new PendingKeyUses() : null;
+        var nextKeyWrite = time.GetTimestamp();
         PublishState();
         // The loop ignores stoppingToken on purpose: it ends when the queue is completed and empty.
-        while (await WaitForWorkAsync())
+        // Gathered keys' uses wake the loop when their write is due, even with no new events.
+        while (await WaitForWorkAsync(keyUses is { Writing: true } ? time.GetTimestamp() : keyUses is { Count: > 0 } ? nextKeyWrite : null))
         {
+            batch.KeyUses = keyUses;
             while (batch.Count < batchSize && queue.TryTake(out var e))
             {
                 batch.Add(e);
                 live.Record(e);
+            }
+
+            if (keyUses is not null)
+            {
+                if (!keyUses.Writing && keyUses.Count > 0 && time.GetTimestamp() >= nextKeyWrite)
+                {
+                    keyUses.Begin();
+                    nextKeyWrite = time.GetTimestamp() + (long)(lastUsedResolution.TotalSeconds * time.TimestampFrequency);
+                }
+
+                keyUses.MoveTo(batch, KeyUsesPerBatch);
             }
 
             var full = batch.Count >= batchSize;
@@ -147,6 +170,18 @@ internal sealed partial class UsageWriter(
             if (!full && pause > TimeSpan.Zero)
             {
                 await Task.Delay(pause, time, _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+
+        // Stopping: the keys' last uses still gathered are written with the last batch.
+        if (keyUses is { Count: > 0 })
+        {
+            keyUses.Begin();
+            while (keyUses.Writing)
+            {
+                batch.KeyUses = null;
+                keyUses.MoveTo(batch, KeyUsesPerBatch);
+                batch = await StoreAsync(batch, batchSize);
             }
         }
 
@@ -195,9 +230,9 @@ internal sealed partial class UsageWriter(
     }
 
     /// <summary>Waits for events or, with a backlog, for the next retry; false once the queue is completed and empty.</summary>
-    private async Task<bool> WaitForWorkAsync()
+    private async Task<bool> WaitForWorkAsync(long? keysDueAt)
     {
-        if (!HasBacklog)
+        if (!HasBacklog && keysDueAt is null)
         {
             return await queue.Reader.WaitToReadAsync(CancellationToken.None);
         }
@@ -207,12 +242,23 @@ internal sealed partial class UsageWriter(
             return true;
         }
 
-        // At least a moment, even when a retry is due: while the replay runs beside this loop there is nothing to do
-        // here but notice new events or its end, and a loop that did not wait would take the replay's CPU.
-        var wait = time.GetElapsedTime(time.GetTimestamp(), _nextRetry);
-        if (wait < BacklogPoll)
+        var now = time.GetTimestamp();
+        var wait = TimeSpan.MaxValue;
+        if (HasBacklog)
         {
-            wait = BacklogPoll;
+            // At least a moment, even when a retry is due: while the replay runs beside this loop there is nothing to do
+            // here but notice new events or its end, and a loop that did not wait would take the replay's CPU.
+            wait = time.GetElapsedTime(now, _nextRetry);
+            if (wait < BacklogPoll)
+            {
+                wait = BacklogPoll;
+            }
+        }
+
+        if (keysDueAt is { } due)
+        {
+            var untilDue = time.GetElapsedTime(now, due);
+            wait = untilDue < KeyUsesPoll ? KeyUsesPoll : untilDue < wait ? untilDue : wait;
         }
 
         using var timeout = new CancellationTokenSource(wait, time);

@@ -132,21 +132,90 @@ public sealed class KeyIndexTests
     [Fact]
     public void AMillionKeys_TakeUnder100BytesEach()
     {
-        var hashes = new List<KeyHash>(1_000_000);
+        var keys = new List<(KeyHash, KeyRecord)>(1_000_000);
         Span<byte> bytes = stackalloc byte[32];
         for (var i = 0; i < 1_000_000; i++)
         {
             RandomNumberGenerator.Fill(bytes);
-            hashes.Add(KeyHash.FromBytes(bytes));
+            keys.Add((KeyHash.FromBytes(bytes), new KeyRecord(i + 1, i % 1000 + 1, i % 3 == 0 ? DateTime.UtcNow.AddDays(30) : null, null)));
         }
 
         var before = GC.GetAllocatedBytesForCurrentThread();
-        var snapshot = KeyIndex.Build(hashes);
-        var perKey = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)hashes.Count;
-        Assert.Equal(hashes.Count, snapshot.Count);
+        var table = KeyIndex.Build(keys);
+        var perKey = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)keys.Count;
+        Assert.Equal(keys.Count, table.Count);
         Assert.True(perKey < 100, $"{perKey:0.0} bytes a key");
         Console.WriteLine($"Key index: {perKey:0.0} bytes a key for 1,000,000 keys");
     }
+
+    [Fact]
+    public async Task KeysBeyondTheCache_AreDecidedFromTheIndex_WithoutTheDatabase()
+    {
+        await using var app = new TollgateApp(settings: new Dictionary<string, string?> { ["Tollgate:Keys:CacheCapacity"] = "100" });
+        var tenant = await app.CreateTenantAsync(1_000_000);
+        var keys = await MoreKeysAsync(app, tenant.Id, 150);
+        var store = Assert.IsType<CachedApiKeyStore>(app.Services.GetRequiredService<IApiKeyStore>());
+        var lookups = store.DatabaseLookups;
+        for (var round = 0; round < 2; round++)
+        {
+            foreach (var key in keys)
+            {
+                Assert.Equal(KeyLookupResult.Found, (await store.FindAsync(key)).Result);
+            }
+        }
+
+        Assert.Equal(lookups, store.DatabaseLookups);
+        Assert.True(store.Count <= 100, $"{store.Count} cache entries");
+
+        // Revoked through the admin API: the change reaches a key the cache does not hold.
+        using var admin = await app.AdminClientAsync();
+        var last = await admin.GetFromJsonAsync<List<KeyIdDto>>($"/api/admin/tenants/{tenant.Id}/keys");
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/api/admin/tenants/{tenant.Id}/keys/{last![^1].Id}")).StatusCode);
+        Assert.Equal(KeyLookupResult.Revoked, (await store.FindAsync(keys[^1])).Result);
+    }
+
+    [Fact]
+    public async Task ARevocationOnAnInstanceWithoutAFeed_ReachesKeysOutsideTheOthersCache()
+    {
+        // No Redis: B hears of the revocation only from its resync, which reads the audit log for what changed.
+        var settings = new Dictionary<string, string?> { ["Tollgate:Keys:CacheCapacity"] = "100", ["Tollgate:Keys:ResyncInterval"] = "00:00:01" };
+        await using var a = new TollgateApp(settings: settings);
+        var tenant = await a.CreateTenantAsync(1_000_000);
+        var fillers = await MoreKeysAsync(a, tenant.Id, 100);
+        await using var b = new TollgateApp(a.Database, settings: settings);
+        var onB = Assert.IsType<CachedApiKeyStore>(b.Services.GetRequiredService<IApiKeyStore>());
+        foreach (var key in fillers)
+        {
+            Assert.Equal(KeyLookupResult.Found, (await onB.FindAsync(key)).Result);
+        }
+
+        Assert.Equal(KeyLookupResult.Found, (await onB.FindAsync(tenant.ApiKey)).Result);
+        Assert.Equal(100, onB.Count); // the tenant's own key is decided from the index on every use
+
+        using var admin = await a.AdminClientAsync();
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/api/admin/tenants/{tenant.Id}/keys/{tenant.KeyId}")).StatusCode);
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while ((await onB.FindAsync(tenant.ApiKey)).Result != KeyLookupResult.Revoked)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "B still admits the revoked key after 15 s");
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task<List<string>> MoreKeysAsync(TollgateApp app, long tenantId, int count)
+    {
+        using var admin = await app.AdminClientAsync();
+        var keys = new List<string>();
+        for (var i = 0; i < count; i++)
+        {
+            var created = await (await admin.PostAsJsonAsync($"/api/admin/tenants/{tenantId}/keys", new { name = $"k{i}" })).ReadJsonAsync();
+            keys.Add(created.GetProperty("key").GetString()!);
+        }
+
+        return keys;
+    }
+
+    private sealed record KeyIdDto(long Id);
 
     private static long DatabaseLookups(TollgateApp app) =>
         Assert.IsType<CachedApiKeyStore>(app.Services.GetRequiredService<IApiKeyStore>()).DatabaseLookups;

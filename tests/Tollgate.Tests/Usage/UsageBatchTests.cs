@@ -11,6 +11,42 @@ public sealed class UsageBatchTests
         new(tenant, key, at, "GET", "/api/v1/users/{id}", status, latency, outcome, QuotaPeriod.Month, Month);
 
     [Fact]
+    public void KeyUses_AreGathered_ThenMovedIntoBatchesInIdOrder_ByAtMostTheGivenNumber()
+    {
+        var pending = new PendingKeyUses();
+        var t0 = new DateTime(2026, 11, 29, 10, 0, 5, DateTimeKind.Utc);
+        var first = new UsageBatch { KeyUses = pending };
+        first.Add(Event(1, 900, t0));
+        first.Add(Event(1, 10, t0.AddSeconds(3)));
+        first.Add(Event(1, 10, t0.AddSeconds(1)));
+        first.Add(Event(1, 5_000_000, t0));
+        first.Add(Event(1, 1L << 40, t0));
+        Assert.Empty(first.KeysLastUsed);
+        Assert.Equal(4, pending.Count);
+
+        pending.Begin();
+        var second = new UsageBatch { KeyUses = pending };
+        pending.MoveTo(second, 2);
+        Assert.Equal([10L, 900L], second.KeysLastUsed.Keys.Order());
+        Assert.All(second.KeysLastUsed.Values, at => Assert.Equal(t0.AddSeconds(3), at));
+        Assert.True(pending.Writing);
+
+        // Used again behind the write's position: waits for the next write; ahead of it: goes with this one.
+        var third = new UsageBatch { KeyUses = pending };
+        third.Add(Event(1, 10, t0.AddSeconds(9)));
+        pending.MoveTo(third, 10);
+        Assert.Equal([5_000_000L, 1L << 40], third.KeysLastUsed.Keys.Order());
+        Assert.False(pending.Writing);
+        Assert.Equal(1, pending.Count);
+
+        pending.Begin();
+        var fourth = new UsageBatch { KeyUses = pending };
+        pending.MoveTo(fourth, 10);
+        Assert.Equal(t0.AddSeconds(9), fourth.KeysLastUsed[10]);
+        Assert.Equal(0, pending.Count);
+    }
+
+    [Fact]
     public void Add_FoldsEventsIntoMinuteRollups_QuotaIncrementsAndLastUse()
     {
         var batch = new UsageBatch();
