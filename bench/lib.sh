@@ -240,6 +240,8 @@ process_ticks() {
 
 # Peak resident memory (VmHWM) of a running process, in kB.
 peak_rss_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# rss_kb PID: the resident memory now (kB).
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # stop_server NAME PID [SIGNAL]: records the peak RSS in $WORK/rss.txt, stops, waits (30 s at most).
 stop_server() {

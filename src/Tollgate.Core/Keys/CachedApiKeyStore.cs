@@ -29,6 +29,7 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
     private readonly int _capacity;
     private readonly TimeSpan _negativeDuration;
     private readonly int _missChecksPerSecond;
+    private readonly Lock _missGate = new();
     private int _evicting;
     private int _roomLeft;
     private long _recountAtTicks;
@@ -100,16 +101,32 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
         // A key no instance ever issued is answered from memory: no look-up, and no negative entry that would push
         // real keys out of the cache (finding 9 of issue 12). A few misses a second still go to the database, for a
         // key made on another instance a moment ago whose change-feed message has not arrived yet.
-        if (!_index.MightExist(hash) && !TakeMissCheck(now))
+        if (!_index.MightExist(hash))
         {
-            // The request that took the budget may have started its read since this one looked: join it.
-            if (_loading.TryGetValue(hash, out pending))
+            // Taking the budget and registering the read happen under one gate, and a request that finds the budget gone
+            // looks again for the read or its answer: without both, one of a burst of 40 was refused, in the moment
+            // between another request's budget check and its registration, or while it waited for the gate.
+            lock (_missGate)
             {
-                return new(pending.WaitAsync(cancellationToken));
-            }
+                if (_loading.TryGetValue(hash, out pending))
+                {
+                    return new(pending.WaitAsync(cancellationToken));
+                }
 
-            Interlocked.Increment(ref _rejectedUnread);
-            return new(new KeyLookup(KeyLookupResult.Unknown, null));
+                // A read that finished while this request waited for the gate has left its answer in the cache.
+                if (TryCached(hash, now, out cached))
+                {
+                    return new(cached);
+                }
+
+                if (!TakeMissCheck(now))
+                {
+                    Interlocked.Increment(ref _rejectedUnread);
+                    return new(new KeyLookup(KeyLookupResult.Unknown, null));
+                }
+
+                return new(LoadOnceAsync(hash, now).WaitAsync(cancellationToken));
+            }
         }
 
         return new(LoadOnceAsync(hash, now).WaitAsync(cancellationToken));
@@ -139,13 +156,23 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
     /// </summary>
     private KeyLookup FromIndex(in KeyHash hash, in KeyRecord record, DateTime now)
     {
-        var entry = new Entry { KeyId = record.KeyId, TenantId = record.TenantId, ExpiresAt = record.ExpiresAt, RevokedAt = record.RevokedAt, LastUsedTicks = now.Ticks };
-        if (HasRoom(now))
+        if (!HasRoom(now))
         {
-            entry = _entries.GetOrAdd(hash, entry);
-            Interlocked.Decrement(ref _roomLeft);
+            if (record.RevokedAt is not null)
+            {
+                return new KeyLookup(KeyLookupResult.Revoked, null);
+            }
+
+            return record.ExpiresAt <= now ? new KeyLookup(KeyLookupResult.Expired, null)
+                : _tenants.TryGet(record.TenantId, out var tenant) ? new KeyLookup(KeyLookupResult.Found, new ApiCaller(record.KeyId, tenant))
+                : new KeyLookup(KeyLookupResult.Unknown, null);
         }
 
+        var entry = _entries.GetOrAdd(hash, new Entry
+        {
+            KeyId = record.KeyId, TenantId = record.TenantId, ExpiresAt = record.ExpiresAt, RevokedAt = record.RevokedAt, LastUsedTicks = now.Ticks,
+        });
+        Interlocked.Decrement(ref _roomLeft);
         return Resolve(entry, now);
     }
 

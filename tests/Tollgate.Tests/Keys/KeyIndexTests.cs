@@ -107,7 +107,8 @@ public sealed class KeyIndexTests
         // and the key's tenant, unknown here, is read with it (CI: 2 of 75 such requests were answered 401).
         using var client = second.TenantClient(tenant.ApiKey);
         var answers = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => client.GetAsync("/api/v1/ping")));
-        Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.StatusCode));
+        var refused = answers.Where(a => a.StatusCode != HttpStatusCode.OK).Select(a => a.Content.ReadAsStringAsync().Result).ToList();
+        Assert.True(refused.Count == 0, string.Join("\n", refused));
         Assert.Equal(lookups + 1, DatabaseLookups(second));
     }
 
