@@ -16,7 +16,7 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
     /// <summary>The meter of the key look-ups.</summary>
     public const string MeterName = "Tollgate.Keys";
 
-    private readonly ConcurrentDictionary<KeyHash, Entry> _entries = new();
+    private readonly ConcurrentDictionary<KeyHash, Entry> _entries;
 
     // One database read per key at a time: a burst on a key this instance has not seen (a tenant made a moment ago on
     // another instance) waits for the first read instead of spending the index-miss budget; CI saw 2 of 75 such
@@ -52,6 +52,9 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
         _index = index;
         _time = time;
         _capacity = options.Value.CacheCapacity;
+        // Sized for its capacity at once: with keys used at random the cache fills in the first second after a start,
+        // and growing would lock and copy it several times then.
+        _entries = new ConcurrentDictionary<KeyHash, Entry>(Environment.ProcessorCount, Math.Min(_capacity, 100_000));
         _negativeDuration = options.Value.NegativeCacheDuration;
         _missChecksPerSecond = options.Value.IndexMissChecksPerSecond;
         CreateInstruments(meters);
