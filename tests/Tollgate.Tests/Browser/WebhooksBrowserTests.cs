@@ -21,7 +21,7 @@ public sealed class WebhooksBrowserTests(WebhooksBrowserTests.Fixture fixture) :
     /// </summary>
     private const float Generous = 30_000;
 
-    private readonly List<string> _consoleErrors = [];
+    private readonly ConsoleErrors _consoleErrors = new();
     private readonly List<IBrowserContext> _contexts = [];
 
     /// <summary>The demo app, with webhooks allowed to reach loopback, and the shared Chromium.</summary>
@@ -130,7 +130,7 @@ public sealed class WebhooksBrowserTests(WebhooksBrowserTests.Fixture fixture) :
         await page.ReloadAsync();
         await Expect(page.Locator("#webhooks")).ToContainTextAsync("No webhooks yet.", new() { Timeout = Generous });
         Assert.Single(receiver.Received);
-        AssertNoConsoleErrors();
+        _consoleErrors.AssertNone();
     }
 
     private async Task<IPage> NewPageAsync()
@@ -151,31 +151,8 @@ public sealed class WebhooksBrowserTests(WebhooksBrowserTests.Fixture fixture) :
         Assert.True(response.Ok, $"Login answered {response.Status}.");
 
         var page = await context.NewPageAsync();
-        page.Console += (_, message) =>
-        {
-            if (message.Type == "error")
-            {
-                lock (_consoleErrors)
-                {
-                    _consoleErrors.Add($"{page.Url}: {message.Text}");
-                }
-            }
-        };
-        page.PageError += (_, error) =>
-        {
-            lock (_consoleErrors)
-            {
-                _consoleErrors.Add($"{page.Url}: uncaught {error}");
-            }
-        };
+        _consoleErrors.Watch(page);
         return page;
     }
 
-    private void AssertNoConsoleErrors()
-    {
-        lock (_consoleErrors)
-        {
-            Assert.True(_consoleErrors.Count == 0, "Console errors:\n" + string.Join("\n", _consoleErrors));
-        }
-    }
 }
