@@ -3,10 +3,10 @@ using Microsoft.Extensions.Options;
 namespace Tollgate.Keys;
 
 /// <summary>
-/// Every <see cref="ApiKeyOptions.ResyncInterval"/>, re-reads the tenant directory, the keys the audit log shows
-/// revoked or rotated since the last pass and the state of the keys used since then: what another instance changed
-/// (a revocation, a rotation, a suspension, a plan change) applies
-/// here within that time even without a change feed between the instances. With Redis the feed is faster; this is
+/// Every <see cref="ApiKeyOptions.ResyncInterval"/>, re-reads the tenants, plans and keys the audit log shows changed
+/// since the last pass (the whole tenant directory every 30 passes) and the state of the keys used since then: what
+/// another instance changed (a revocation, a rotation, a suspension, a plan change) applies here within that time even
+/// without a change feed between the instances. With Redis the feed is faster; this is
 /// its safety net.
 /// </summary>
 internal sealed partial class KeyResync(
@@ -23,6 +23,7 @@ internal sealed partial class KeyResync(
 
         using var timer = new PeriodicTimer(interval, time);
         var since = time.GetUtcNow().UtcDateTime;
+        var passes = 0;
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
@@ -30,7 +31,17 @@ internal sealed partial class KeyResync(
                 var started = time.GetUtcNow().UtcDateTime;
                 try
                 {
-                    await directory.ReloadAsync(stoppingToken);
+                    // What the audit log shows changed, each pass; everything, every FullReloadEvery passes, for
+                    // tenants written by other means (bulk SQL, a restore).
+                    if (++passes % FullReloadEvery == 0)
+                    {
+                        await directory.ReloadAsync(stoppingToken);
+                    }
+                    else
+                    {
+                        await directory.ResyncChangedAsync(since, stoppingToken);
+                    }
+
                     // Revocations and rotations anywhere, by the audit log (every key change writes its entry in the
                     // same transaction), then the keys this instance used, for rows changed by other means.
                     var revised = await index.ResyncChangedAsync(since, stoppingToken);
@@ -59,6 +70,9 @@ internal sealed partial class KeyResync(
         {
         }
     }
+
+    // A whole reload of the tenant directory every this many passes (5 minutes at the default interval).
+    private const int FullReloadEvery = 30;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Count} cached API keys changed in the database since the last resync")]
     private static partial void LogKeysChanged(ILogger logger, int count);

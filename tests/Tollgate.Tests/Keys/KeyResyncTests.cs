@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Diagnostics;
 using System.Net;
 using Tollgate.Tests.Infrastructure;
@@ -42,6 +43,38 @@ public sealed class KeyResyncTests
 
         var took = await UntilAsync(onB, HttpStatusCode.Forbidden);
         Assert.True(took < TimeSpan.FromSeconds(5), $"B refused the suspended tenant after {took.TotalSeconds:F1} s");
+    }
+
+    [Fact]
+    public async Task APlanChangeOnOneInstance_AppliesOnTheOther_WithinTheResyncInterval()
+    {
+        // Read from the audit log's plan.update, not from a reload of every tenant (that comes every 30th pass only).
+        await using var a = new TollgateApp(settings: Resync);
+        var tenant = await a.CreateTenantAsync(1000);
+        await using var b = new TollgateApp(a.Database, settings: Resync);
+        using var onB = b.TenantClient(tenant.ApiKey);
+        Assert.Equal(HttpStatusCode.OK, (await onB.GetAsync("/api/v1/ping")).StatusCode);
+
+        using var admin = await a.AdminClientAsync();
+        (await admin.PatchJsonAsync($"/api/admin/plans/{tenant.PlanId}", new { quota = new { limit = 1, period = "Month" } })).EnsureSuccessStatusCode();
+
+        var took = await UntilAsync(onB, HttpStatusCode.TooManyRequests);
+        Assert.True(took < TimeSpan.FromSeconds(5), $"B applied the new quota after {took.TotalSeconds:F1} s");
+    }
+
+    [Fact]
+    public async Task ATenantMadeOnOneInstance_IsServedByTheOther_WithinTheResyncInterval()
+    {
+        await using var a = new TollgateApp(settings: Resync);
+        await using var b = new TollgateApp(a.Database, settings: Resync);
+        _ = b.Server;
+        var tenant = await a.CreateTenantAsync(1000);
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (!b.Services.GetRequiredService<Tollgate.Keys.TenantDirectory>().TryGet(tenant.Id, out _))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "B's directory still lacks the tenant after 5 s");
+            await Task.Delay(50);
+        }
     }
 
     private static async Task<TimeSpan> UntilAsync(HttpClient client, HttpStatusCode expected)
