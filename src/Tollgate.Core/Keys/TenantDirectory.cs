@@ -98,7 +98,7 @@ public sealed class TenantDirectory(IServiceScopeFactory scopes) : IDisposable
     /// <summary>
     /// Reads again the tenants and plans the audit log shows changed since <paramref name="since"/> (less a minute for
     /// clocks): what another instance changed reaches this one without a change feed, and without reading every tenant
-    /// (a whole reload took about 650 ms at 100,000 tenants).
+    /// (a whole reload reads every tenant and plan: 130 ms at 20,000 tenants when issue 17 was filed).
     /// </summary>
     /// <returns>How many tenants and plans were read again.</returns>
     public async Task<int> ResyncChangedAsync(DateTime since, CancellationToken cancellationToken = default)
