@@ -37,7 +37,7 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
     private int _missChecks;
     private long _databaseLookups;
     private long _cacheHits;
-    private long _rejectedUnread;
+    private long _indexAnswers;
 
     public CachedApiKeyStore(
         IServiceScopeFactory scopes,
@@ -124,7 +124,7 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
 
                 if (!TakeMissCheck(now))
                 {
-                    Interlocked.Increment(ref _rejectedUnread);
+                    Interlocked.Increment(ref _indexAnswers);
                     return new(new KeyLookup(KeyLookupResult.Unknown, null));
                 }
 
@@ -159,6 +159,7 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
     /// </summary>
     private KeyLookup FromIndex(in KeyHash hash, in KeyRecord record, DateTime now)
     {
+        Interlocked.Increment(ref _indexAnswers);
         if (!HasRoom(now))
         {
             if (record.RevokedAt is not null)
@@ -236,8 +237,8 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
 
     /// <summary>
     /// <c>tollgate.keys.lookups</c> by <c>tollgate.keys.source</c>: <c>cache</c> (answered from memory: known keys and
-    /// recently seen unknown ones), <c>database</c> (a cache miss read from <c>api_keys</c>), <c>index</c> (a key no
-    /// instance issued, refused from the key index without a read); and the cache's size.
+    /// recently seen unknown ones), <c>database</c> (a cache miss read from <c>api_keys</c>), <c>index</c> (decided from
+    /// the key index without a read: a key outside the cache, or one no instance issued); and the cache's size.
     /// </summary>
     private void CreateInstruments(System.Diagnostics.Metrics.IMeterFactory meterFactory)
     {
@@ -246,7 +247,7 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
         {
             new System.Diagnostics.Metrics.Measurement<long>(Interlocked.Read(ref _cacheHits), new KeyValuePair<string, object?>("tollgate.keys.source", "cache")),
             new System.Diagnostics.Metrics.Measurement<long>(DatabaseLookups, new KeyValuePair<string, object?>("tollgate.keys.source", "database")),
-            new System.Diagnostics.Metrics.Measurement<long>(Interlocked.Read(ref _rejectedUnread), new KeyValuePair<string, object?>("tollgate.keys.source", "index")),
+            new System.Diagnostics.Metrics.Measurement<long>(Interlocked.Read(ref _indexAnswers), new KeyValuePair<string, object?>("tollgate.keys.source", "index")),
         }, "{lookup}", "API key look-ups by where they were answered");
         meter.CreateObservableGauge("tollgate.keys.cache.size", () => Count, "{key}", "Keys (and recently seen unknown keys) held in the key cache");
     }

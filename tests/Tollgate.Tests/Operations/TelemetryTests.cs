@@ -47,7 +47,7 @@ public sealed partial class TelemetryTests(Xunit.Abstractions.ITestOutputHelper 
         }
 
         // A well-formed key nobody issued: looked up, refused (its first look-up reads the database, the next ones are
-        // answered from the negative cache or the key index).
+        // answered from the negative cache or the key index). The valid key's first look-up is the key index's.
         using (var unissued = app.TenantClient("tg_" + new string('A', 32)))
         {
             for (var i = 0; i < 3; i++)
@@ -60,6 +60,8 @@ public sealed partial class TelemetryTests(Xunit.Abstractions.ITestOutputHelper 
         Assert.Equal(8, await prometheus.WaitForAsync("sum(tollgate_keys_lookups_total)", 8));
         Assert.True(await prometheus.ScalarAsync("sum(tollgate_keys_lookups_total{tollgate_keys_source=\"cache\"})") >= 4);
         Assert.True(await prometheus.ScalarAsync("sum(tollgate_keys_lookups_total{tollgate_keys_source=\"database\"})") >= 1);
+        // The valid key's first use is decided from the key index (it joins the cache then).
+        Assert.True(await prometheus.ScalarAsync("sum(tollgate_keys_lookups_total{tollgate_keys_source=\"index\"})") >= 1);
 
         // What Tollgate decided, what ASP.NET Core answered, what the writer stored: as sent.
         Assert.Equal(3, await prometheus.WaitForAsync("sum(tollgate_metering_decisions_total{tollgate_decision=\"admitted\"})", 3));
