@@ -96,9 +96,9 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
             return new(cached);
         }
 
-        if (_index.TryFind(hash, out var record) && _tenants.TryGet(record.TenantId, out _))
+        if (_index.TryFind(hash, out var record) && _tenants.TryGet(record.TenantId, out var tenant))
         {
-            return new(FromIndex(hash, record, now));
+            return new(FromIndex(hash, record, tenant, now));
         }
 
         // A key no instance ever issued is answered from memory: no look-up, and no negative entry that would push
@@ -157,19 +157,14 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
     /// has and others are resolved from the index on each use (a small allocation), so that keys used uniformly at
     /// random never churn the cache (1,000,000 keys: see docs/benchmarks.md, "scale").
     /// </summary>
-    private KeyLookup FromIndex(in KeyHash hash, in KeyRecord record, DateTime now)
+    private KeyLookup FromIndex(in KeyHash hash, in KeyRecord record, TenantContext tenant, DateTime now)
     {
         Interlocked.Increment(ref _indexAnswers);
         if (!HasRoom(now))
         {
-            if (record.RevokedAt is not null)
-            {
-                return new KeyLookup(KeyLookupResult.Revoked, null);
-            }
-
-            return record.ExpiresAt <= now ? new KeyLookup(KeyLookupResult.Expired, null)
-                : _tenants.TryGet(record.TenantId, out var tenant) ? new KeyLookup(KeyLookupResult.Found, new ApiCaller(record.KeyId, tenant))
-                : new KeyLookup(KeyLookupResult.Unknown, null);
+            return Refusal(record.RevokedAt, record.ExpiresAt, now) is { } refused
+                ? new KeyLookup(refused, null)
+                : new KeyLookup(KeyLookupResult.Found, new ApiCaller(record.KeyId, tenant));
         }
 
         var entry = _entries.GetOrAdd(hash, new Entry
@@ -179,6 +174,10 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
         Interlocked.Decrement(ref _roomLeft);
         return Resolve(entry, now);
     }
+
+    /// <summary>Why a stored key no longer lets requests in, if it does not: revoked, or past its expiry.</summary>
+    private static KeyLookupResult? Refusal(DateTime? revokedAt, DateTime expiresAt, DateTime now) =>
+        revokedAt is not null ? KeyLookupResult.Revoked : expiresAt <= now ? KeyLookupResult.Expired : null;
 
     /// <summary>
     /// Whether the cache may take another entry, from an estimate counted down on each add. The true count is read only
@@ -288,14 +287,9 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
             return new KeyLookup(KeyLookupResult.Unknown, null);
         }
 
-        if (entry.RevokedAt is not null)
+        if (Refusal(entry.RevokedAt, entry.ExpiresAt, now) is { } refused)
         {
-            return new KeyLookup(KeyLookupResult.Revoked, null);
-        }
-
-        if (entry.ExpiresAt <= now)
-        {
-            return new KeyLookup(KeyLookupResult.Expired, null);
+            return new KeyLookup(refused, null);
         }
 
         // The tenant is read from the directory on every request, so a suspension or plan change applies at once.
@@ -317,30 +311,19 @@ internal sealed class CachedApiKeyStore : IApiKeyStore
 
     private async Task<KeyLookup> LoadAsync(KeyHash hash, DateTime now, CancellationToken ct)
     {
-        var bytes = hash.ToArray();
         Interlocked.Increment(ref _databaseLookups);
-        await using var scope = _scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
-        var row = await db.ApiKeys.AsNoTracking()
-            .Where(k => k.Hash == bytes)
-            .Select(k => new { k.Id, k.TenantId, k.ExpiresAt, k.RevokedAt })
-            .FirstOrDefaultAsync(ct);
-
-        var entry = row is null
-            ? new Entry { UnknownUntil = now + _negativeDuration }
-            : new Entry { KeyId = row.Id, TenantId = row.TenantId, ExpiresAt = row.ExpiresAt ?? DateTime.MaxValue, RevokedAt = row.RevokedAt };
+        // The index had not heard of the key: its read puts it there, for this instance's next uses too.
+        await _index.RefreshAsync(hash, ct);
+        var found = _index.TryFind(hash, out var record);
+        var entry = found
+            ? new Entry { KeyId = record.KeyId, TenantId = record.TenantId, ExpiresAt = record.ExpiresAt, RevokedAt = record.RevokedAt }
+            : new Entry { UnknownUntil = now + _negativeDuration };
         entry.LastUsedTicks = now.Ticks;
-        if (row is not null && !_tenants.TryGet(row.TenantId, out _))
+        if (found && !_tenants.TryGet(record.TenantId, out _))
         {
             // A key of a tenant this instance has not heard of yet (made on another instance, its change-feed message
             // still on the way): read the tenants now rather than refuse a valid key.
             await _tenants.ReloadAsync(ct);
-        }
-
-        if (row is not null)
-        {
-            // The index had not heard of the key: it has now, for this instance's next uses.
-            _index.Put(hash, new KeyRecord(row.Id, row.TenantId, row.ExpiresAt, row.RevokedAt));
         }
 
         MakeRoom();

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using Microsoft.EntityFrameworkCore;
 using Tollgate.Data;
 
@@ -35,9 +34,6 @@ public sealed class KeyIndex(IServiceScopeFactory scopes)
 
     // From this many keys a load returns the memory its reading went through to the system (see LoadAsync).
     private const int LargeLoad = 100_000;
-
-    // Audit rows are stamped by the clock of the instance that wrote them: a resync looks this far before its last pass.
-    private static readonly TimeSpan ClockMargin = TimeSpan.FromMinutes(1);
 
     private readonly object _writeLock = new();
     private readonly ConcurrentDictionary<KeyHash, KeyRecord> _recent = new(ByPrefix.Instance);
@@ -179,7 +175,11 @@ public sealed class KeyIndex(IServiceScopeFactory scopes)
         var row = await Rows(db.ApiKeys.AsNoTracking().Where(k => k.Hash == bytes)).FirstOrDefaultAsync(cancellationToken);
         if (row is null)
         {
-            Remove(hash);
+            // Only a key the index holds needs a mark: a made-up key read within the miss budget adds nothing.
+            if (TryFind(hash, out _))
+            {
+                Remove(hash);
+            }
         }
         else
         {
@@ -195,16 +195,10 @@ public sealed class KeyIndex(IServiceScopeFactory scopes)
     /// <returns>The hashes whose state changed.</returns>
     public async Task<List<KeyHash>> ResyncChangedAsync(DateTime since, CancellationToken cancellationToken)
     {
-        var from = since - ClockMargin;
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
-        var targets = await db.AuditLog.AsNoTracking()
-            .Where(a => a.Timestamp >= from && (a.Action == "key.revoke" || a.Action == "key.rotate"))
-            .Select(a => a.Target).Distinct().ToListAsync(cancellationToken);
-        var ids = targets
-            .Select(t => t.StartsWith("key/", StringComparison.Ordinal)
-                && long.TryParse(t.AsSpan("key/".Length), NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? id : 0)
-            .Where(id => id > 0).ToArray();
+        var ids = (await AuditedChanges.SinceAsync(db, since, a => a.Action == "key.revoke" || a.Action == "key.rotate", cancellationToken))
+            .Where(t => t.Kind == "key").Select(t => t.Id).ToArray();
         var changed = new List<KeyHash>();
         // Chunks keep each IN list well below every provider's parameter limit.
         foreach (var chunk in ids.Chunk(500))

@@ -103,29 +103,21 @@ public sealed class TenantDirectory(IServiceScopeFactory scopes) : IDisposable
     /// <returns>How many tenants and plans were read again.</returns>
     public async Task<int> ResyncChangedAsync(DateTime since, CancellationToken cancellationToken = default)
     {
-        var from = since - TimeSpan.FromMinutes(1);
-        List<string> targets;
+        List<(string Kind, long Id)> targets;
         await using (var scope = scopes.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
-            targets = await db.AuditLog.AsNoTracking()
-                .Where(a => a.Timestamp >= from && (a.Action.StartsWith("tenant.") || a.Action.StartsWith("plan.")))
-                .Select(a => a.Target).Distinct().ToListAsync(cancellationToken);
+            targets = await AuditedChanges.SinceAsync(
+                db, since, a => a.Action.StartsWith("tenant.") || a.Action.StartsWith("plan."), cancellationToken);
         }
 
-        foreach (var target in targets)
+        foreach (var (kind, id) in targets)
         {
-            var slash = target.IndexOf('/', StringComparison.Ordinal);
-            if (slash < 0 || !long.TryParse(target.AsSpan(slash + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id))
-            {
-                continue;
-            }
-
-            if (target.StartsWith("tenant/", StringComparison.Ordinal))
+            if (kind == "tenant")
             {
                 await RefreshTenantAsync(id, cancellationToken);
             }
-            else if (target.StartsWith("plan/", StringComparison.Ordinal))
+            else if (kind == "plan")
             {
                 await RefreshPlanAsync(id, cancellationToken);
             }
