@@ -149,7 +149,13 @@ internal sealed partial class MeteringMiddleware(
         finally
         {
             // Recorded even when the endpoint throws (as the 500 it becomes) or the client went away.
-            context.Response.Body = body;
+            if (buffer is not null)
+            {
+                // Only when it was swapped: setting Body, even to the stream it already is, wraps the response's body
+                // feature in a new one for the rest of the request.
+                context.Response.Body = body;
+            }
+
             var usageEvent = Event(context, metadata, caller, decision, now, started, status);
             if (buffer is null)
             {

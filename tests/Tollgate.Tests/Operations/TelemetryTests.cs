@@ -63,10 +63,12 @@ public sealed partial class TelemetryTests(Xunit.Abstractions.ITestOutputHelper 
         // The valid key's first use is decided from the key index (it joins the cache then).
         Assert.True(await prometheus.ScalarAsync("sum(tollgate_keys_lookups_total{tollgate_keys_source=\"index\"})") >= 1);
 
-        // What Tollgate decided, what ASP.NET Core answered, what the writer stored: as sent.
-        Assert.Equal(3, await prometheus.WaitForAsync("sum(tollgate_metering_decisions_total{tollgate_decision=\"admitted\"})", 3));
-        Assert.Equal(2, await prometheus.WaitForAsync("sum(tollgate_metering_decisions_total{tollgate_decision=\"quota\"})", 2));
-        Assert.Equal(7, await prometheus.WaitForAsync("sum(tollgate_metering_decisions_total{tollgate_decision=\"unauthorized\"})", 7));
+        // What Tollgate decided, what ASP.NET Core answered, what the writer stored: as sent. The decisions are read for
+        // the route this test called: they are counted in memory and observed when scraped, and the provider observes
+        // every meter of the name in the test process (MetricsCollection), e.g. the middleware tests' "/orders".
+        Assert.Equal(3, await prometheus.WaitForAsync("sum(tollgate_metering_decisions_total{http_route=\"/api/v1/ping\",tollgate_decision=\"admitted\"})", 3));
+        Assert.Equal(2, await prometheus.WaitForAsync("sum(tollgate_metering_decisions_total{http_route=\"/api/v1/ping\",tollgate_decision=\"quota\"})", 2));
+        Assert.Equal(7, await prometheus.WaitForAsync("sum(tollgate_metering_decisions_total{http_route=\"/api/v1/ping\",tollgate_decision=\"unauthorized\"})", 7));
         foreach (var (status, count) in new[] { ("200", 3), ("429", 2), ("401", 7) })
         {
             Assert.Equal(count, await prometheus.WaitForAsync(
