@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using OtpNet;
 using Tollgate.Data;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 
 namespace Tollgate.Tests.Admin;
 

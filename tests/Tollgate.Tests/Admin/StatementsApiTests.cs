@@ -6,8 +6,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Tollgate.Limits;
-using Tollgate.Tests.Infrastructure;
-using Tollgate.Tests.Usage;
+using Tollgate.Testing;
 using Tollgate.Usage;
 
 namespace Tollgate.Tests.Admin;
@@ -250,8 +249,8 @@ public sealed class StatementsApiTests : IAsyncLifetime
     private async Task WriteHistoryAsync()
     {
         var other = await _app.CreateTenantAsync(quota: 100);
-        var janLatencies = LatencySketchTests.Sample("lognormal", 600, seed: 13);
-        var marLatencies = LatencySketchTests.Sample("pareto", 300, seed: 17);
+        var janLatencies = LatencySamples.Sample("lognormal", 600, seed: 13);
+        var marLatencies = LatencySamples.Sample("pareto", 300, seed: 17);
         var events = new List<UsageEvent>();
         // January: 600 admitted 200s spread over the month from its first instant, one more at its last, 70 errors
         // (40 answered 500, 30 answered 404), 10 admitted 201s, 25 refused by the rate, 15 by the quota.
@@ -282,7 +281,7 @@ public sealed class StatementsApiTests : IAsyncLifetime
         Assert.Equal(raw.Length, statement.GetProperty("requests").GetInt64());
         foreach (var (name, p) in new[] { ("p50Ms", 50.0), ("p95Ms", 95.0), ("p99Ms", 99.0) })
         {
-            var exact = LatencySketchTests.ExactPercentileMs(raw, p);
+            var exact = LatencySamples.ExactPercentileMs(raw, p);
             var reported = statement.GetProperty(name).GetDouble();
             Assert.True(Math.Abs(reported - exact) <= exact * 0.02, $"{statement.GetProperty("month")} {name}: requests {exact} ms, statement {reported} ms");
         }

@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using Tollgate.Data;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 using static Microsoft.Playwright.Assertions;
 
 namespace Tollgate.Tests.Browser;
@@ -240,7 +240,7 @@ public sealed class DashboardBrowserTests(BrowserFixture fixture) : IClassFixtur
     [Fact]
     public async Task RoutesPage_AddsARouteThatServesAtOnce_AndDeletesIt_AfterConfirming()
     {
-        await using var upstream = await Gateway.AspNetUpstream.StartAsync();
+        await using var upstream = await AspNetUpstream.StartAsync();
         var tenant = await fixture.CreateTenantAsync(quota: 1_000);
         using var client = fixture.TenantClient(tenant.ApiKey);
         var page = await NewPageAsync();

@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using Tollgate.Admin;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 using Xunit.Abstractions;
 using static Microsoft.Playwright.Assertions;
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 using static Microsoft.Playwright.Assertions;
 
 namespace Tollgate.Tests.Browser;

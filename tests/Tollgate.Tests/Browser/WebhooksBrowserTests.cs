@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 using Tollgate.Tests.Webhooks;
 using static Microsoft.Playwright.Assertions;
 

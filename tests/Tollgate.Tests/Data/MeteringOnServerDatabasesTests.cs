@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Tollgate.Data;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 using Tollgate.Usage;
 
 namespace Tollgate.Tests.Data;

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 
 namespace Tollgate.Tests.Deployment;
 

@@ -1,5 +1,5 @@
 using Tollgate.Data;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 
 namespace Tollgate.Tests.Embedding;
 

@@ -1,4 +1,4 @@
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 
 namespace Tollgate.Tests.Gateway;
 

@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using Tollgate.Tests.Infrastructure;
-using Tollgate.Tests.Redis;
+using Tollgate.Testing;
 
 namespace Tollgate.Tests.Gateway;
 

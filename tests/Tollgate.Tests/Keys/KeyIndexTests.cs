@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Tollgate.Data;
 using Tollgate.Keys;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 
 namespace Tollgate.Tests.Keys;
 
@@ -115,7 +115,7 @@ public sealed class KeyIndexTests
     [Fact]
     public async Task AKeyMadeOnOneInstance_IsKnownOnAnotherThroughTheChangeFeed()
     {
-        await using var cluster = await Redis.TwoInstances.StartAsync();
+        await using var cluster = await TwoInstances.StartAsync();
         var tenant = await cluster.A.CreateTenantAsync(1000);
         var index = cluster.B.Services.GetRequiredService<KeyIndex>();
         var deadline = DateTime.UtcNow.AddSeconds(10);

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using System.Diagnostics;
 using System.Net;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 
 namespace Tollgate.Tests.Keys;
 

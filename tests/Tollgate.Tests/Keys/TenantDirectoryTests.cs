@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Tollgate.Keys;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 
 namespace Tollgate.Tests.Keys;
 
@@ -10,7 +10,7 @@ namespace Tollgate.Tests.Keys;
 /// Admin changes update the tenant directory for what changed (issue 17): the other tenants' entries stay the very
 /// objects they were, which a rebuild of the directory would replace, on this instance and on another through Redis.
 /// </summary>
-[Collection(Tollgate.Tests.Redis.TwoInstances.Collection)]
+[Collection(TwoInstances.Collection)]
 public sealed class TenantDirectoryTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private const int Bulk = 20_000;
@@ -18,7 +18,7 @@ public sealed class TenantDirectoryTests(Xunit.Abstractions.ITestOutputHelper ou
     [Fact]
     public async Task ATenantOrPlanChange_ReplacesOnlyWhatChanged_HereAndOnTheOtherInstance()
     {
-        await using var cluster = await Tollgate.Tests.Redis.TwoInstances.StartAsync();
+        await using var cluster = await TwoInstances.StartAsync();
         await BulkTenants.AddAsync(cluster.A, Bulk, "Many");
         var tenant = await cluster.A.CreateTenantAsync(1000, name: "Changing");
         var other = await cluster.A.CreateTenantAsync(1000, name: "Bystander");

@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
 using Tollgate.Operations;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 
 namespace Tollgate.Tests.Operations;
 
@@ -179,7 +179,7 @@ public sealed partial class TelemetryTests(Xunit.Abstractions.ITestOutputHelper 
     [Fact]
     public async Task Traces_OfAGatewayRequest_HaveTheUpstreamCallBeneath_AndTheUpstreamGetsItsTraceparent()
     {
-        await using var upstream = await Tollgate.Tests.Gateway.AspNetUpstream.StartAsync();
+        await using var upstream = await AspNetUpstream.StartAsync();
         var spans = _spans;
         await using var app = new TollgateApp(
             settings: new Dictionary<string, string?>

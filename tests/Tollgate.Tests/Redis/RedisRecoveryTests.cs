@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 
 namespace Tollgate.Tests.Redis;
 
@@ -42,7 +42,7 @@ public sealed class RedisRecoveryTests(Xunit.Abstractions.ITestOutputHelper outp
     [Fact]
     public async Task RedisRestartedEmptyUnderLoad_OnAGatewayRouteCosting3Units_SharedCountIs3TimesTheAdmittedRows()
     {
-        await using var upstream = await Gateway.AspNetUpstream.StartAsync();
+        await using var upstream = await AspNetUpstream.StartAsync();
         await using var cluster = await TwoInstances.StartAsync();
         var tenant = await cluster.A.CreateTenantAsync(10_000_000);
         using (var admin = await cluster.A.AdminClientAsync())

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 
 namespace Tollgate.Tests.TenantApi;
 

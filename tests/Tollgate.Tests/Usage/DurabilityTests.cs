@@ -1,6 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 using Tollgate.Usage;
 
 namespace Tollgate.Tests.Usage;

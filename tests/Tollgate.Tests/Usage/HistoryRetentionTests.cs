@@ -2,7 +2,7 @@ using System.Net.Http.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Tollgate.Data;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 using Tollgate.Usage;
 
 namespace Tollgate.Tests.Usage;
@@ -11,7 +11,7 @@ namespace Tollgate.Tests.Usage;
 /// Issue 13's acceptance: a month of simulated history with raw rows kept 2 days keeps its daily totals and percentiles,
 /// which stay within 2 % of the raw rows' they were made from.
 /// </summary>
-[Collection(Tollgate.Tests.Operations.MetricsCollection.Name)]
+[Collection(MetricsCollection.Name)]
 public sealed class HistoryRetentionTests
 {
     [Fact]
@@ -64,7 +64,7 @@ public sealed class HistoryRetentionTests
             Assert.Equal(latencies.Length, point.GetProperty("requests").GetInt64());
             foreach (var (name, p) in new[] { ("p50Ms", 50.0), ("p95Ms", 95.0), ("p99Ms", 99.0) })
             {
-                var exact = LatencySketchTests.ExactPercentileMs(latencies, p);
+                var exact = LatencySamples.ExactPercentileMs(latencies, p);
                 var reported = point.GetProperty(name).GetDouble();
                 Assert.True(Math.Abs(reported - exact) <= exact * 0.02, $"{day:yyyy-MM-dd} {name}: raw {exact} ms, reported {reported} ms");
             }

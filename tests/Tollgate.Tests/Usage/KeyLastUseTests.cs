@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 
 namespace Tollgate.Tests.Usage;
 

@@ -1,3 +1,5 @@
+using Tollgate.Testing;
+
 namespace Tollgate.Tests.Usage;
 
 /// <summary>The latency sketch against the exact percentiles of the values it was given, for several distributions.</summary>
@@ -9,7 +11,7 @@ public sealed class LatencySketchTests
     [MemberData(nameof(Distributions))]
     public void Percentiles_AreWithin1PercentOfTheExactOnes(string distribution)
     {
-        var values = Sample(distribution, 50_000, seed: 7);
+        var values = LatencySamples.Sample(distribution, 50_000, seed: 7);
         var sketch = new LatencySketch();
         foreach (var v in values)
         {
@@ -25,7 +27,7 @@ public sealed class LatencySketchTests
     public void MergedParts_EncodedAndDecoded_AnswerAsTheWhole(string distribution)
     {
         // As the tiers hold them: many small sketches (minutes, instances) merged through their stored bytes.
-        var values = Sample(distribution, 30_000, seed: 11);
+        var values = LatencySamples.Sample(distribution, 30_000, seed: 11);
         var merged = new LatencySketch();
         foreach (var part in values.Chunk(700))
         {
@@ -74,7 +76,7 @@ public sealed class LatencySketchTests
     public void Encoding_OfAMinuteOfTypicalTraffic_IsAFewHundredBytes()
     {
         var sketch = new LatencySketch();
-        foreach (var v in Sample("lognormal", 5_000, seed: 3))
+        foreach (var v in LatencySamples.Sample("lognormal", 5_000, seed: 3))
         {
             sketch.Add(v);
         }
@@ -90,43 +92,16 @@ public sealed class LatencySketchTests
         Assert.Throws<FormatException>(() => LatencySketch.Decode([1, 0x80]));
     }
 
-    /// <summary>Nearest-rank percentiles of the values, the definition the sketch answers with.</summary>
-    internal static double ExactPercentileMs(long[] sorted, double percentile)
-    {
-        var rank = Math.Clamp((long)Math.Ceiling(percentile / 100.0 * sorted.Length), 1, sorted.Length);
-        return sorted[rank - 1] / 1000.0;
-    }
-
     internal static void AssertClose(long[] values, LatencySketch sketch)
     {
         var sorted = values.Order().ToArray();
         foreach (var p in new[] { 50.0, 95, 99, 99.9 })
         {
-            var exact = ExactPercentileMs(sorted, p);
+            var exact = LatencySamples.ExactPercentileMs(sorted, p);
             var estimate = sketch.PercentileMs(p)!.Value;
             // 1 % of the value, and half a microsecond for the rounding to whole microseconds.
             Assert.True(Math.Abs(estimate - exact) <= exact * LatencySketch.RelativeAccuracy + 0.0005,
                 $"p{p}: exact {exact} ms, sketch {estimate} ms ({(estimate - exact) / exact:P2})");
         }
-    }
-
-    /// <summary>Latencies in microseconds.</summary>
-    internal static long[] Sample(string distribution, int count, int seed)
-    {
-        var random = new Random(seed);
-        double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
-        return [.. Enumerable.Range(0, count).Select(_ => distribution switch
-        {
-            "uniform" => 200 + random.NextInt64(20_000),
-            // Web-like: median ~1.6 ms, a long right tail.
-            "lognormal" => (long)Math.Exp(7.4 + 0.8 * Normal()),
-            // A cache hit at ~300 µs or a miss at ~40 ms.
-            "bimodal" => random.NextDouble() < 0.9 ? 250 + random.NextInt64(100) : 35_000 + random.NextInt64(10_000),
-            // Heavy tail: a few requests take seconds.
-            "pareto" => (long)(500 / Math.Pow(1 - random.NextDouble(), 1 / 1.2)),
-            "constant" => 7_070,
-            // In-process endpoints: a few microseconds.
-            _ => 1 + random.NextInt64(30),
-        })];
     }
 }

@@ -1,7 +1,7 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Tollgate.Limits;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 using Tollgate.Usage;
 
 namespace Tollgate.Tests.Usage;

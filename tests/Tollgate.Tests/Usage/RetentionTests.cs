@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Tollgate.Data;
 using Tollgate.Limits;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 using Tollgate.Usage;
 
 namespace Tollgate.Tests.Usage;
@@ -16,7 +16,7 @@ namespace Tollgate.Tests.Usage;
 /// The apps' clocks are fake and on a whole minute, so each cut-off falls exactly on a row kept.
 /// </summary>
 // Reads /metrics, and counts the deleted counter's measurements of its own host's meter.
-[Collection(Tollgate.Tests.Operations.MetricsCollection.Name)]
+[Collection(MetricsCollection.Name)]
 public sealed class RetentionTests
 {
     private static readonly Dictionary<string, string?> ContractDefaults = new()

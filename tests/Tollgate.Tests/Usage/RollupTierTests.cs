@@ -1,6 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 using Tollgate.Usage;
 
 namespace Tollgate.Tests.Usage;
@@ -23,7 +23,7 @@ public sealed class RollupTierTests
         // usage writer would, in batches that each span a few minutes.
         var end = DateTime.UtcNow.Date;
         var start = end.AddDays(-2);
-        var latencies = LatencySketchTests.Sample(distribution, 24_000, seed: distribution.Length);
+        var latencies = LatencySamples.Sample(distribution, 24_000, seed: distribution.Length);
         var events = latencies.Select((latency, i) => (At: start.AddSeconds(i * 7.2), Latency: latency)).ToArray();
         var store = app.Services.GetRequiredService<IUsageBatchStore>();
         foreach (var chunk in events.Chunk(300))
@@ -61,7 +61,7 @@ public sealed class RollupTierTests
 
                 foreach (var (name, p) in new[] { ("p50Ms", 50.0), ("p95Ms", 95.0), ("p99Ms", 99.0) })
                 {
-                    var exact = LatencySketchTests.ExactPercentileMs(raw, p);
+                    var exact = LatencySamples.ExactPercentileMs(raw, p);
                     var reported = point.GetProperty(name).GetDouble();
                     Assert.True(Math.Abs(reported - exact) <= exact * 0.02,
                         $"{bucket} {at.ToString("O", CultureInfo.InvariantCulture)} {name}: raw rows {exact} ms, reported {reported} ms");

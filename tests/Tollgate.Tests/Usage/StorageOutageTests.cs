@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 using Tollgate.Usage;
 
 namespace Tollgate.Tests.Usage;
@@ -14,7 +14,7 @@ namespace Tollgate.Tests.Usage;
 /// </summary>
 // Alone, after the parallel tests: their timings (throughput during the outage, /readyz under 1 s) are not another
 // test's load, and what they read on /metrics is their host's alone (see MetricsCollection).
-[Collection(Tollgate.Tests.Operations.MetricsCollection.Name)]
+[Collection(MetricsCollection.Name)]
 public sealed class StorageOutageTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly TimeSpan Before = TimeSpan.FromSeconds(3);

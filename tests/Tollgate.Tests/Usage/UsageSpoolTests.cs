@@ -4,7 +4,7 @@ using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Tollgate.Limits;
-using Tollgate.Tests.Infrastructure;
+using Tollgate.Testing;
 using Tollgate.Usage;
 
 namespace Tollgate.Tests.Usage;

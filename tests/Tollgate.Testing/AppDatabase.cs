@@ -5,7 +5,7 @@ using MySql.Data.MySqlClient;
 using Npgsql;
 using Tollgate.Data;
 
-namespace Tollgate.Tests.Infrastructure;
+namespace Tollgate.Testing;
 
 /// <summary>
 /// The database of a test app on one of the three providers, and direct SQL against it, to check what really reached

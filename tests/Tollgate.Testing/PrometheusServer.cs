@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 
-namespace Tollgate.Tests.Infrastructure;
+namespace Tollgate.Testing;
 
 /// <summary>
 /// A real, throw-away Prometheus (Debian's <c>prometheus</c>) on a free loopback port, scraping one target every

@@ -1,6 +1,6 @@
 using Microsoft.Data.Sqlite;
 
-namespace Tollgate.Tests.Infrastructure;
+namespace Tollgate.Testing;
 
 /// <summary>Throw-away SQLite files and direct reads of them, to check what really reached the database.</summary>
 public static class TestDatabase

@@ -6,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Tollgate.Data;
 
-namespace Tollgate.Tests.Infrastructure;
+namespace Tollgate.Testing;
 
 /// <summary>
 /// Tollgate hosted in-process on a real database of its own: a SQLite file by default (or the provider named by

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Tollgate.Tests.Infrastructure;
+namespace Tollgate.Testing;
 
 public static class FreePort
 {

@@ -3,7 +3,7 @@ using System.Globalization;
 using MySql.Data.MySqlClient;
 using Tollgate.Data;
 
-namespace Tollgate.Tests.Infrastructure;
+namespace Tollgate.Testing;
 
 /// <summary>
 /// A throw-away MariaDB server made with <c>mariadb-install-db</c> in a temporary folder, reached over TCP by a

@@ -1,6 +1,6 @@
 using Tollgate.Data;
 
-namespace Tollgate.Tests.Infrastructure;
+namespace Tollgate.Testing;
 
 /// <summary>Theory data: the providers a test runs on.</summary>
 public static class DatabaseProviders

@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 
-namespace Tollgate.Tests.Infrastructure;
+namespace Tollgate.Testing;
 
 public static class Json
 {

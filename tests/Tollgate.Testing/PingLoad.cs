@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 
-namespace Tollgate.Tests.Infrastructure;
+namespace Tollgate.Testing;
 
 /// <summary>
 /// Concurrent clients pinging a metered route until stopped, each answer recorded with its status and the time it

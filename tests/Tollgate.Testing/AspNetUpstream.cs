@@ -4,9 +4,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
-using Tollgate.Tests.Infrastructure;
 
-namespace Tollgate.Tests.Gateway;
+namespace Tollgate.Testing;
 
 /// <summary>
 /// A real ASP.NET Core upstream on a free loopback port. Every path answers; the last segment picks the behaviour:

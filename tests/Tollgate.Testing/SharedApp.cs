@@ -1,4 +1,4 @@
-namespace Tollgate.Tests.Infrastructure;
+namespace Tollgate.Testing;
 
 /// <summary>One Tollgate per test class, for tests that each make their own tenant and so do not interfere.</summary>
 public sealed class SharedApp : IAsyncLifetime

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Tollgate.Tests.Infrastructure;
+namespace Tollgate.Testing;
 
 /// <summary>
 /// A 256 MB tmpfs mounted for one test, to fill up for real: <see cref="Fill"/> writes a file until the volume says

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Npgsql;
 using Tollgate.Data;
 
-namespace Tollgate.Tests.Infrastructure;
+namespace Tollgate.Testing;
 
 /// <summary>
 /// A throw-away PostgreSQL cluster made with <c>initdb</c> in a temporary folder. PostgreSQL refuses to run as root,

@@ -1,6 +1,6 @@
 using Tollgate.Data;
 
-namespace Tollgate.Tests.Infrastructure;
+namespace Tollgate.Testing;
 
 /// <summary>
 /// The PostgreSQL and MariaDB servers of this test process: each started on first use and shared by every test

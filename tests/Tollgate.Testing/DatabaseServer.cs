@@ -5,7 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using Tollgate.Data;
 
-namespace Tollgate.Tests.Infrastructure;
+namespace Tollgate.Testing;
 
 /// <summary>
 /// A throw-away database server owned by this test process: its files live in a temporary folder, it listens on a

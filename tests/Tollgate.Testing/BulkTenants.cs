@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Tollgate.Changes;
 using Tollgate.Data;
 
-namespace Tollgate.Tests.Infrastructure;
+namespace Tollgate.Testing;
 
 /// <summary>
 /// Many tenants at once, inserted with one SQL statement as bench/sql/tenants.sql does (the admin API would take

@@ -1,6 +1,4 @@
-using Tollgate.Tests.Infrastructure;
-
-namespace Tollgate.Tests.Redis;
+namespace Tollgate.Testing;
 
 /// <summary>Two Tollgate hosts, each with its own memory, sharing one database and one real Redis server.</summary>
 public sealed class TwoInstances : IAsyncDisposable
@@ -8,6 +6,8 @@ public sealed class TwoInstances : IAsyncDisposable
     /// <summary>
     /// The test classes that start two instances and a redis-server run one after another: the recovery tests time
     /// Redis's return (a 250 ms probe), which another class's pair of instances under load can starve on two cores.
+    /// xunit reads a collection's definition from the test assembly only: each project that uses this one declares
+    /// <c>[CollectionDefinition(TwoInstances.Collection)]</c> itself.
     /// </summary>
     public const string Collection = "Two instances sharing Redis";
 
@@ -59,7 +59,3 @@ public sealed class TwoInstances : IAsyncDisposable
         }
     }
 }
-
-/// <summary>See <see cref="TwoInstances.Collection"/>.</summary>
-[CollectionDefinition(TwoInstances.Collection)]
-public sealed class TwoInstancesCollection;
