@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 using Tollgate.Limits;
 using Tollgate.Usage;
 
-namespace Tollgate.Tests.Usage;
+namespace Tollgate.Core.Tests.Usage;
 
 public sealed class UsageQueueTests
 {

@@ -1,7 +1,7 @@
 using Tollgate.Limits;
 using Tollgate.Usage;
 
-namespace Tollgate.Tests.Usage;
+namespace Tollgate.Core.Tests.Usage;
 
 public sealed class UsageBatchTests
 {

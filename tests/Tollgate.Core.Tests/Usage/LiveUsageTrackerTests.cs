@@ -2,7 +2,7 @@ using Microsoft.Extensions.Time.Testing;
 using Tollgate.Limits;
 using Tollgate.Usage;
 
-namespace Tollgate.Tests.Usage;
+namespace Tollgate.Core.Tests.Usage;
 
 public sealed class LiveUsageTrackerTests
 {

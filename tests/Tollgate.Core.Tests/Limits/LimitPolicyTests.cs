@@ -2,7 +2,7 @@ using Tollgate.Data;
 using Tollgate.Keys;
 using Tollgate.Limits;
 
-namespace Tollgate.Tests.Limits;
+namespace Tollgate.Core.Tests.Limits;
 
 public sealed class LimitPolicyTests
 {

@@ -1,6 +1,6 @@
 using Tollgate.Testing;
 
-namespace Tollgate.Tests.Usage;
+namespace Tollgate.Core.Tests.Usage;
 
 /// <summary>The latency sketch against the exact percentiles of the values it was given, for several distributions.</summary>
 public sealed class LatencySketchTests

@@ -1,7 +1,7 @@
 using Tollgate.Alerts;
 using Tollgate.Usage;
 
-namespace Tollgate.Tests.Alerts;
+namespace Tollgate.Core.Tests.Alerts;
 
 public sealed class QuotaThresholdsTests
 {

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Tollgate.Keys;
 
-namespace Tollgate.Tests.Keys;
+namespace Tollgate.Core.Tests.Keys;
 
 public sealed class ApiKeyFormatTests
 {
