@@ -1,7 +1,7 @@
 using Tollgate.Data;
 using Tollgate.Testing;
 
-namespace Tollgate.Tests.Embedding;
+namespace Tollgate.AspNetCore.Tests.Embedding;
 
 /// <summary>
 /// One system of two processes: the Tollgate server (hosted in this test process) and the sample orders API built from

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 
-namespace Tollgate.Tests.Embedding;
+namespace Tollgate.AspNetCore.Tests.Embedding;
 
 /// <summary>
 /// The published sample app running as a process of its own, as a team would run its API: `dotnet Orders.dll`,

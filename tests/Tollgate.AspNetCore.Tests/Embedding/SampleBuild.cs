@@ -3,7 +3,7 @@ using System.IO.Compression;
 using System.Reflection;
 using System.Xml.Linq;
 
-namespace Tollgate.Tests.Embedding;
+namespace Tollgate.AspNetCore.Tests.Embedding;
 
 /// <summary>
 /// The repository packed and the sample published from those packages, as a user would do it, in a temporary folder
@@ -81,7 +81,7 @@ internal sealed class SampleBuild : IDisposable
             $"samples/Directory.Build.props asks for Tollgate {SampleTollgateVersion(repository)}, but Directory.Build.props packs {version}: keep TollgateVersion equal to Version.");
 
         // The projects are already built in the configuration of this test assembly (it references them all through
-        // the server), so pack reuses those binaries (4 s) instead of building everything again in Release
+        // Tollgate.Testing's server), so pack reuses those binaries (4 s) instead of building everything again in Release
         // (90 s on two cores): the packages hold exactly the code the in-process server runs.
         var watch = Stopwatch.StartNew();
         await DotnetCommand.RunAsync(repository, TimeSpan.FromMinutes(5),

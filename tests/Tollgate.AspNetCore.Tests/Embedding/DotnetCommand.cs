@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Tollgate.Tests.Embedding;
+namespace Tollgate.AspNetCore.Tests.Embedding;
 
 /// <summary>The <c>dotnet</c> CLI as a user runs it, as a child process of the tests.</summary>
 internal static class DotnetCommand

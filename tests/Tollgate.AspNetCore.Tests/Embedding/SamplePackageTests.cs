@@ -5,7 +5,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Tollgate.Testing;
 
-namespace Tollgate.Tests.Embedding;
+namespace Tollgate.AspNetCore.Tests.Embedding;
 
 /// <summary>
 /// samples/Orders, built from the packed packages as a user builds it, runs beside the Tollgate server on one

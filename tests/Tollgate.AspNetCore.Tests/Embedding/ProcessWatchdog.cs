@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace Tollgate.Tests.Embedding;
+namespace Tollgate.AspNetCore.Tests.Embedding;
 
 /// <summary>
 /// A shell that waits for this test process to end, however it ends (a crash, the runner's kill), then runs a clean-up

@@ -13,7 +13,7 @@ using Tollgate.Limits;
 using Tollgate.Metering;
 using Tollgate.Usage;
 
-namespace Tollgate.Tests.Metering;
+namespace Tollgate.AspNetCore.Tests.Metering;
 
 /// <summary>
 /// The metering middleware alone, on a <see cref="DefaultHttpContext"/>: what it answers and records for each
