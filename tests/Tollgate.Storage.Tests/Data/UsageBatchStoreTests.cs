@@ -5,7 +5,7 @@ using Tollgate.Limits;
 using Tollgate.Testing;
 using Tollgate.Usage;
 
-namespace Tollgate.Tests.Data;
+namespace Tollgate.Storage.Tests.Data;
 
 /// <summary>Each provider's <see cref="IUsageBatchStore"/> against a real database.</summary>
 public sealed class UsageBatchStoreTests

@@ -1,6 +1,6 @@
 using Tollgate.Testing;
 
-namespace Tollgate.Tests.Data;
+namespace Tollgate.Storage.Tests.Data;
 
 public sealed class DatabaseConfigurationTests
 {

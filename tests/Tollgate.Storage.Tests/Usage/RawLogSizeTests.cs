@@ -4,7 +4,7 @@ using Tollgate.Limits;
 using Tollgate.Testing;
 using Tollgate.Usage;
 
-namespace Tollgate.Tests.Usage;
+namespace Tollgate.Storage.Tests.Usage;
 
 /// <summary>
 /// The raw log's size on SQLite, the embedded default: one row of <c>usage_log_entries</c> and its entry in the

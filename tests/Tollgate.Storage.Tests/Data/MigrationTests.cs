@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Tollgate.Data;
 using Tollgate.Testing;
 
-namespace Tollgate.Tests.Data;
+namespace Tollgate.Storage.Tests.Data;
 
 public sealed class MigrationTests
 {

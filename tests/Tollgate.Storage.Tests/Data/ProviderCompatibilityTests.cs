@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using Tollgate.Data;
 using Tollgate.Testing;
 
-namespace Tollgate.Tests.Data;
+namespace Tollgate.Storage.Tests.Data;
 
 /// <summary>EF Core queries whose SQL differs per provider, run on each: what one server accepts another may not.</summary>
 public sealed class ProviderCompatibilityTests

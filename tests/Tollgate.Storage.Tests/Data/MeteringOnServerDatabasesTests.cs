@@ -5,7 +5,7 @@ using Tollgate.Data;
 using Tollgate.Testing;
 using Tollgate.Usage;
 
-namespace Tollgate.Tests.Data;
+namespace Tollgate.Storage.Tests.Data;
 
 /// <summary>
 /// The metering guarantees of CONTRACT §3, end to end on PostgreSQL and MariaDB: an exact quota under concurrency,

@@ -9,7 +9,7 @@ using Tollgate.Limits;
 using Tollgate.Testing;
 using Tollgate.Usage;
 
-namespace Tollgate.Tests.Usage;
+namespace Tollgate.Storage.Tests.Usage;
 
 /// <summary>
 /// The retention clean-up (CONTRACT §9) on the default provider (run on PostgreSQL and MariaDB too by ./test.sh).

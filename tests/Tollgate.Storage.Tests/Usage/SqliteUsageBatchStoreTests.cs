@@ -6,7 +6,7 @@ using Tollgate.Limits;
 using Tollgate.Testing;
 using Tollgate.Usage;
 
-namespace Tollgate.Tests.Usage;
+namespace Tollgate.Storage.Tests.Usage;
 
 public sealed class SqliteUsageBatchStoreTests
 {
