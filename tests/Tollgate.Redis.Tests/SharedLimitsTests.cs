@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using Tollgate.Testing;
 
-namespace Tollgate.Tests.Redis;
+namespace Tollgate.Redis.Tests;
 
 /// <summary>Several instances behind a load balancer: limits, revocations and live counts shared through Redis.</summary>
 [Collection(TwoInstances.Collection)]

@@ -6,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using Tollgate.Testing;
 
-namespace Tollgate.Tests.Redis;
+namespace Tollgate.Redis.Tests;
 
 /// <summary>
 /// Redis goes away under concurrent load on two instances and comes back, empty or with its data: afterwards the

@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Tollgate.Testing;
 
-namespace Tollgate.Tests.Redis;
+namespace Tollgate.Redis.Tests;
 
 /// <summary>Admin sessions are shared by every instance: a logout on one ends the session on all.</summary>
 public sealed class SharedSessionsTests
