@@ -60,8 +60,8 @@ public sealed class TollgateApp : WebApplicationFactory<Program>
             ["Tollgate:Database:Provider"] = database.Provider.ToString(),
             ["Tollgate:Admin:Password"] = AdminPassword,
             ["Tollgate:Usage:SpoolPath"] = database.SpoolPath,
-            // Retention keeps every row unless a test asks for less (Usage/RetentionTests): rows written at fixed dates,
-            // and fake clocks moved on by weeks, must not meet a clean-up the test is not about.
+            // Retention keeps every row unless a test asks for less (Tollgate.Storage.Tests' RetentionTests): rows
+            // written at fixed dates, and fake clocks moved on by weeks, must not meet a clean-up the test is not about.
             ["Tollgate:Retention:UsageLogs"] = "36500.00:00:00",
             ["Tollgate:Retention:MinuteRollups"] = "36500.00:00:00",
             ["Tollgate:Retention:HourRollups"] = "36500.00:00:00",
