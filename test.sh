@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every Tollgate test. Installs what the tests need where it is missing (Debian packages, as root or
-# with sudo), builds, runs the whole suite once and prints one line "N passed, N failed, N skipped".
+# with sudo), builds once, runs each test project in turn and prints one line "N passed, N failed, N skipped".
 # The tests start their own throw-away servers on free loopback ports and stop them; nothing is left running.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -33,22 +33,40 @@ command -v dotnet >/dev/null || { echo "The .NET 10 SDK is needed: https://dotne
 results="$(pwd)/TestResults"
 rm -rf "$results"
 status=0
-# Everything once on the embedded default (SQLite)...
-dotnet test Tollgate.slnx --logger "trx;LogFileName=sqlite.trx" --results-directory "$results" "$@" || status=$?
+dotnet build Tollgate.slnx || exit $?
+
+# The test projects, one per source project (tests/Tollgate.Testing is their shared harness, not a test project), and
+# the suites of each that touch a database, run again on PostgreSQL and on MariaDB ("" for none).
+projects=(Tollgate.Core.Tests Tollgate.AspNetCore.Tests Tollgate.Storage.Tests Tollgate.Redis.Tests Tollgate.Server.Tests)
+declare -A server_suites=(
+  [Tollgate.Core.Tests]=""
+  [Tollgate.AspNetCore.Tests]="FullyQualifiedName~Tollgate.AspNetCore.Tests.Metering"
+  [Tollgate.Storage.Tests]="FullyQualifiedName~Tollgate.Storage.Tests.Usage.RetentionTests"
+  [Tollgate.Redis.Tests]="FullyQualifiedName~Tollgate.Redis.Tests"
+  [Tollgate.Server.Tests]="FullyQualifiedName~Tollgate.Server.Tests.TenantApi|FullyQualifiedName~Tollgate.Server.Tests.Metering|FullyQualifiedName~Tollgate.Server.Tests.Admin|FullyQualifiedName~Tollgate.Server.Tests.Usage.DurabilityTests|FullyQualifiedName~Tollgate.Server.Tests.Usage.SynchronousDurabilityTests|FullyQualifiedName~Tollgate.Server.Tests.Usage.UsageSpoolTests|FullyQualifiedName~Tollgate.Server.Tests.Keys.KeyCacheTests|FullyQualifiedName~Tollgate.Server.Tests.Operations|FullyQualifiedName~Tollgate.Server.Tests.Gateway|FullyQualifiedName~Tollgate.Server.Tests.Usage.RollupTierTests|FullyQualifiedName~Tollgate.Server.Tests.Usage.RawLogPolicyTests|FullyQualifiedName~Tollgate.Server.Tests.Usage.HistoryRetentionTests"
+)
+
+# Everything once on the embedded default (SQLite), one project after the other...
+for project in "${projects[@]}"; do
+  dotnet test "tests/$project" --no-build --logger "trx;LogFileName=sqlite-$project.trx" --results-directory "$results" "$@" \
+    || status=$?
+done
 # ...then the suites that touch a database again on PostgreSQL and on MariaDB: same tests, real servers
 # (TOLLGATE_TEST_DATABASE picks the provider of every test app that does not name one).
-server_suites="FullyQualifiedName~Tollgate.Tests.TenantApi|FullyQualifiedName~Tollgate.Tests.Metering|FullyQualifiedName~Tollgate.Tests.Admin|FullyQualifiedName~Tollgate.Tests.Usage.DurabilityTests|FullyQualifiedName~Tollgate.Tests.Usage.SynchronousDurabilityTests|FullyQualifiedName~Tollgate.Tests.Usage.UsageSpoolTests|FullyQualifiedName~Tollgate.Tests.Usage.RetentionTests|FullyQualifiedName~Tollgate.Tests.Keys.KeyCacheTests|FullyQualifiedName~Tollgate.Tests.Redis|FullyQualifiedName~Tollgate.Tests.Operations|FullyQualifiedName~Tollgate.Tests.Gateway|FullyQualifiedName~Tollgate.Tests.Usage.RollupTierTests|FullyQualifiedName~Tollgate.Tests.Usage.RawLogPolicyTests|FullyQualifiedName~Tollgate.Tests.Usage.HistoryRetentionTests"
 for provider in Postgres MySql; do
-  TOLLGATE_TEST_DATABASE=$provider dotnet test tests/Tollgate.Tests --no-build --filter "$server_suites" \
-    --logger "trx;LogFileName=$provider.trx" --results-directory "$results" || status=$?
+  for project in "${projects[@]}"; do
+    [ -n "${server_suites[$project]:-}" ] || continue
+    TOLLGATE_TEST_DATABASE=$provider dotnet test "tests/$project" --no-build --filter "${server_suites[$project]}" \
+      --logger "trx;LogFileName=$provider-$project.trx" --results-directory "$results" || status=$?
+  done
 done
 
 # One line from the TRX results (dotnet test's own summary is per project and worded its own way).
 passed=0; failed=0; total=0; executed=0
 for trx in "$results"/*.trx; do
   [ -e "$trx" ] || continue
-  counters=$(grep -o '<Counters [^>]*>' "$trx")
-  get() { echo "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
+  counters=$(grep -o '<Counters [^>]*>' "$trx" || true)
+  get() { local n; n=$(echo "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"); echo "${n:-0}"; }
   passed=$((passed + $(get passed)))
   failed=$((failed + $(get failed) + $(get error) + $(get timeout) + $(get aborted)))
   total=$((total + $(get total)))

@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Tollgate.Data;
+using Tollgate.Limits;
+using Tollgate.Testing;
+using Tollgate.Usage;
+
+namespace Tollgate.Storage.Tests.Usage;
+
+public sealed class SqliteUsageBatchStoreTests
+{
+    [Theory]
+    [InlineData("Buffered", 1)] // NORMAL: survives a process crash, fast
+    [InlineData("Synchronous", 2)] // FULL: an answered request's row survives power loss too
+    public async Task WriterConnection_SyncsAsTheDurabilityPromises(string durability, long expected)
+    {
+        await using var app = new TollgateApp(settings: new Dictionary<string, string?> { ["Tollgate:Usage:Durability"] = durability });
+        var store = Assert.IsType<SqliteUsageBatchStore>(app.Services.GetRequiredService<IUsageBatchStore>());
+
+        Assert.Equal(expected, await store.SynchronousLevelAsync());
+    }
+
+    [Fact]
+    public async Task WriteAsync_TwoBatches_StoresRowsAndAddsUpRollupsCountersAndLastUse()
+    {
+        await using var app = new TollgateApp();
+        var tenant = await app.CreateTenantAsync(quota: 1_000);
+        var store = app.Services.GetRequiredService<IUsageBatchStore>();
+        var periodStart = new DateTime(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc);
+        var first = new DateTime(2026, 11, 29, 14, 25, 3, DateTimeKind.Utc).AddTicks(5_515_957);
+        UsageEvent Event(DateTime at, int status, long latency, LimitOutcome outcome = LimitOutcome.Admitted) =>
+            new(tenant.Id, tenant.KeyId, at, "GET", "/api/v1/users/{id}", status, latency, outcome, QuotaPeriod.Month, periodStart);
+
+        var batch = new UsageBatch();
+        batch.Add(Event(first, 200, 40));
+        batch.Add(Event(first.AddSeconds(1), 200, 3_000));
+        batch.Add(Event(first.AddSeconds(2), 429, 20, LimitOutcome.RateLimited));
+        await store.WriteAsync(batch, CancellationToken.None);
+        batch.Clear();
+        // Older than what is stored: last use must not move back.
+        batch.Add(Event(first.AddSeconds(-30), 200, 600));
+        await store.WriteAsync(batch, CancellationToken.None);
+
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+        var logs = await db.UsageLogs.AsNoTracking().OrderBy(l => l.Id).ToListAsync();
+        Assert.Equal(4, logs.Count);
+        // Stored to the millisecond (Unix milliseconds): the 0.5515957 s of the event are 0.551 s.
+        Assert.Equal(first.AddTicks(-5_957), logs[0].Timestamp);
+        var endpoint = await db.UsageEndpoints.AsNoTracking().SingleAsync(e => e.Id == logs[0].EndpointId);
+        Assert.Equal(("GET", "/api/v1/users/{id}", 200, 40L, LimitOutcome.Admitted),
+            (endpoint.Method, endpoint.Endpoint, logs[0].StatusCode, logs[0].LatencyMicros, logs[0].Outcome));
+        Assert.Equal(LimitOutcome.RateLimited, logs[2].Outcome);
+        Assert.All(logs, l => Assert.Equal(endpoint.Id, l.EndpointId));
+        // Rows are found by the (tenant_id, time_ms) index the way EF Core compares times: through the same conversion.
+        Assert.Equal(2, await db.UsageLogs.CountAsync(l => l.TenantId == tenant.Id && l.Timestamp > first));
+
+        var counter = await db.QuotaCounters.AsNoTracking().SingleAsync(c => c.TenantId == tenant.Id);
+        Assert.Equal((QuotaPeriod.Month, periodStart, 3L), (counter.Period, counter.PeriodStart, counter.Used));
+
+        var rollups = await db.UsageRollups.AsNoTracking().Where(r => r.TenantId == tenant.Id).ToListAsync();
+        var admitted = Assert.Single(rollups, r => r.Outcome == LimitOutcome.Admitted && r.BucketStart == new DateTime(2026, 11, 29, 14, 25, 0, DateTimeKind.Utc));
+        Assert.Equal((2L, 3_040L), (admitted.Count, admitted.LatencySumMicros));
+        Assert.Equal(3, rollups.Count);
+        var latency = LatencySketch.Decode(admitted.LatencySketch);
+        Assert.Equal(2, latency.Count);
+        Assert.Equal(3.0, latency.PercentileMs(100)!.Value, 0.03);
+
+        var key = await db.ApiKeys.AsNoTracking().SingleAsync(k => k.Id == tenant.KeyId);
+        Assert.Equal(first.AddSeconds(2), key.LastUsedAt);
+    }
+
+    [Fact]
+    public async Task GracefulStop_DuringTheFlushInterval_StoresEveryAdmittedRequestWithoutWaitingForIt()
+    {
+        var path = TestDatabase.NewSqlitePath();
+        var app = new TollgateApp(path, settings: new Dictionary<string, string?> { ["Tollgate:Usage:FlushInterval"] = "00:00:10" });
+        var tenant = await app.CreateTenantAsync(quota: 1_000);
+        using (var client = app.TenantClient(tenant.ApiKey))
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                (await client.GetAsync("/api/v1/ping")).EnsureSuccessStatusCode();
+            }
+        }
+
+        var stopping = Stopwatch.StartNew();
+        await app.DisposeAsync();
+
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(5), $"The stop took {stopping.Elapsed}: it waited for the interval.");
+        Assert.Equal(20, await TestDatabase.ScalarAsync(path,
+            "SELECT count(*) FROM usage_logs WHERE tenant_id = $t AND outcome = 'Admitted'", ("$t", tenant.Id)));
+        Assert.Equal(20, await TestDatabase.ScalarAsync(path, "SELECT used FROM quota_counters WHERE tenant_id = $t", ("$t", tenant.Id)));
+    }
+}
