@@ -17,15 +17,7 @@ public sealed class TenantPipelineTests
     public async Task TenantCalls_DoNotRunTheAdminSidesAuthentication()
     {
         var counting = new CountingAuthentication();
-        await using var app = new TollgateApp(configureServices: services =>
-        {
-            var original = services.Last(d => d.ServiceType == typeof(IAuthenticationService));
-            services.Remove(original);
-            services.Add(ServiceDescriptor.Describe(
-                typeof(IAuthenticationService),
-                sp => new CountingAuthenticationService((IAuthenticationService)ActivatorUtilities.CreateInstance(sp, original.ImplementationType!), counting),
-                original.Lifetime));
-        });
+        await using var app = new TollgateApp(configureServices: services => CountAuthentications(services, counting));
         var tenant = await app.CreateTenantAsync(1000);
         using var admin = await app.AdminClientAsync();
         Assert.True(counting.Authentications > 0, "the counter does not see the admin side's authentication");
@@ -41,6 +33,49 @@ public sealed class TenantPipelineTests
 
         (await admin.GetAsync("/api/admin/tenants")).EnsureSuccessStatusCode();
         Assert.True(counting.Authentications > 0);
+    }
+
+    [Fact]
+    public async Task ProxiedCalls_MeteredOrNot_DoNotRunTheAdminSidesAuthentication()
+    {
+        await using var upstream = await AspNetUpstream.StartAsync();
+        var counting = new CountingAuthentication();
+        await using var app = new TollgateApp(
+            settings: new Dictionary<string, string?>
+            {
+                ["ReverseProxy:Routes:shop:ClusterId"] = "up",
+                ["ReverseProxy:Routes:shop:Match:Path"] = "/shop/{**rest}",
+                ["ReverseProxy:Routes:open:ClusterId"] = "up",
+                ["ReverseProxy:Routes:open:Match:Path"] = "/open/{**rest}",
+                ["ReverseProxy:Routes:open:Metadata:Tollgate.Metered"] = "false",
+                ["ReverseProxy:Clusters:up:Destinations:main:Address"] = upstream.Address,
+            },
+            configureServices: services => CountAuthentications(services, counting));
+        var tenant = await app.CreateTenantAsync(1000);
+        using var admin = await app.AdminClientAsync();
+        counting.Authentications = 0;
+
+        using var client = app.TenantClient(tenant.ApiKey);
+        for (var i = 0; i < 10; i++)
+        {
+            (await client.GetAsync("/shop/orders")).EnsureSuccessStatusCode();
+            (await client.GetAsync("/open/orders")).EnsureSuccessStatusCode();
+        }
+
+        Assert.Equal(0, counting.Authentications);
+        Assert.Equal(20, upstream.CallsTo("/shop/orders") + upstream.CallsTo("/open/orders"));
+        (await admin.GetAsync("/api/admin/tenants")).EnsureSuccessStatusCode();
+        Assert.True(counting.Authentications > 0);
+    }
+
+    private static void CountAuthentications(IServiceCollection services, CountingAuthentication counting)
+    {
+        var original = services.Last(d => d.ServiceType == typeof(IAuthenticationService));
+        services.Remove(original);
+        services.Add(ServiceDescriptor.Describe(
+            typeof(IAuthenticationService),
+            sp => new CountingAuthenticationService((IAuthenticationService)ActivatorUtilities.CreateInstance(sp, original.ImplementationType!), counting),
+            original.Lifetime));
     }
 
     [Fact]
