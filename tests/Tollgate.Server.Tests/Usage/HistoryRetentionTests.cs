@@ -46,9 +46,10 @@ public sealed class HistoryRetentionTests
         var deleted = await app.Services.GetRequiredService<UsageRetention>().RunOnceAsync(CancellationToken.None);
         Assert.True(deleted[UsageTables.Logs] > 0 && deleted[UsageTables.Rollups] > 0 && deleted[UsageTables.HourRollups] > 0);
         var oldest = await app.Database.ScalarAsync("SELECT COUNT(*) FROM usage_logs WHERE timestamp < @c", ("@c", DateTime.UtcNow.AddDays(-2).AddMinutes(-1)));
-        // Raw rows go by id ranges (ids follow time only roughly: the demo writes tenant after tenant), so a few old
-        // rows above the boundary wait for a later run (IdRangeDeletion); never more than a sliver.
-        Assert.True(oldest * 1000 <= deleted[UsageTables.Logs], $"{oldest} old rows left beside {deleted[UsageTables.Logs]} deleted");
+        // Raw rows go by id ranges (IdRangeDeletion). The demo writes its history in time order across its tenants, as
+        // live traffic arrives, so the ids follow time and no old row is left above the boundary. (Written tenant after
+        // tenant, up to an hour of the larger tenant's rows stayed, and CI saw 84 of 75,000.)
+        Assert.True(oldest == 0, $"{oldest} old rows left beside {deleted[UsageTables.Logs]} deleted");
 
         var after = (await (await admin.GetAsync(url)).ReadJsonAsync()).GetProperty("points").EnumerateArray().ToList();
         Assert.Equal(before, after.Select(p => p.GetRawText()).ToList());

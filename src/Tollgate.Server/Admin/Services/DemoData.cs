@@ -118,11 +118,14 @@ public sealed class DemoData(
         }
 
         await changes.TenantsChangedAsync(cancellationToken);
-        foreach (var (tenant, keyId, perDay) in histories)
+        if (histories.Count > 0)
         {
-            await SimulateHistoryAsync(tenant, keyId, perDay, historyDays, now, cancellationToken);
-            // The simulated traffic of the current period now counts against the quota: reload it.
-            await changes.UsageRewrittenAsync(tenant.Id, cancellationToken);
+            await SimulateHistoryAsync(histories, historyDays, now, cancellationToken);
+            foreach (var (tenant, _, _) in histories)
+            {
+                // The simulated traffic of the current period now counts against the quota: reload it.
+                await changes.UsageRewrittenAsync(tenant.Id, cancellationToken);
+            }
         }
 
         return new SetupResponse(results);
@@ -165,42 +168,62 @@ public sealed class DemoData(
     /// A day-shaped curve (quiet at night UTC, busy mid-afternoon), a few client errors, rare server errors,
     /// and log-normal latencies. Seeded by the tenant id, so the same demo looks the same each time.
     /// </summary>
-    private async Task SimulateHistoryAsync(TenantContext tenant, long keyId, int perDay, int days, DateTime now, CancellationToken ct)
+    /// <remarks>
+    /// All tenants' events are written together, hour by hour and in time order within the hour, as live traffic
+    /// arrives: the raw log's ids then follow time, which the retention clean-up relies on (it deletes the raw log by id ranges).
+    /// Written tenant after tenant, ids went through time once per tenant, and the clean-up's search found the boundary
+    /// of only one of them.
+    /// </remarks>
+    private async Task SimulateHistoryAsync(
+        List<(TenantContext Tenant, long KeyId, int PerDay)> tenants, int days, DateTime now, CancellationToken ct)
     {
 #pragma warning disable CA5394 // Simulated traffic, not security.
-        var random = new Random((int)tenant.Id);
+        var randoms = tenants.Select(t => new Random((int)t.Tenant.Id)).ToArray();
         var batch = new UsageBatch(5_000);
+        var hourEvents = new List<UsageEvent>();
         var totalWeight = Endpoints.Sum(e => e.Weight);
         var from = now.AddDays(-days);
         for (var hour = new DateTime(from.Ticks - from.Ticks % TimeSpan.TicksPerHour, DateTimeKind.Utc); hour < now; hour = hour.AddHours(1))
         {
             var shape = 0.35 + 0.65 * Math.Max(0, Math.Sin((hour.Hour - 6) / 24.0 * 2 * Math.PI));
-            var count = (int)(perDay / 24.0 * shape * 2 * (0.8 + 0.4 * random.NextDouble()));
-            for (var i = 0; i < count; i++)
+            hourEvents.Clear();
+            for (var t = 0; t < tenants.Count; t++)
             {
-                var at = hour.AddTicks((long)(random.NextDouble() * TimeSpan.TicksPerHour));
-                if (at >= now)
+                var (tenant, keyId, perDay) = tenants[t];
+                var random = randoms[t];
+                var count = (int)(perDay / 24.0 * shape * 2 * (0.8 + 0.4 * random.NextDouble()));
+                for (var i = 0; i < count; i++)
                 {
-                    continue;
-                }
-
-                var pick = random.Next(totalWeight);
-                var endpoint = Endpoints[0];
-                foreach (var candidate in Endpoints)
-                {
-                    if ((pick -= candidate.Weight) < 0)
+                    var at = hour.AddTicks((long)(random.NextDouble() * TimeSpan.TicksPerHour));
+                    if (at >= now)
                     {
-                        endpoint = candidate;
-                        break;
+                        continue;
                     }
-                }
 
-                var roll = random.NextDouble();
-                var status = roll < 0.005 ? 500 : roll < 0.03 ? 404 : endpoint.Method == "POST" ? 201 : 200;
-                var latency = (long)(Math.Exp(7.6 + 0.7 * NextGaussian(random)) * (status == 500 ? 3 : 1));
-                var period = tenant.Policy.QuotaPeriod;
-                batch.Add(new UsageEvent(tenant.Id, keyId, at, endpoint.Method, endpoint.Endpoint, status, latency,
-                    LimitOutcome.Admitted, period, QuotaPeriods.StartOf(period, at)));
+                    var pick = random.Next(totalWeight);
+                    var endpoint = Endpoints[0];
+                    foreach (var candidate in Endpoints)
+                    {
+                        if ((pick -= candidate.Weight) < 0)
+                        {
+                            endpoint = candidate;
+                            break;
+                        }
+                    }
+
+                    var roll = random.NextDouble();
+                    var status = roll < 0.005 ? 500 : roll < 0.03 ? 404 : endpoint.Method == "POST" ? 201 : 200;
+                    var latency = (long)(Math.Exp(7.6 + 0.7 * NextGaussian(random)) * (status == 500 ? 3 : 1));
+                    var period = tenant.Policy.QuotaPeriod;
+                    hourEvents.Add(new UsageEvent(tenant.Id, keyId, at, endpoint.Method, endpoint.Endpoint, status, latency,
+                        LimitOutcome.Admitted, period, QuotaPeriods.StartOf(period, at)));
+                }
+            }
+
+            hourEvents.Sort((a, b) => a.Timestamp.CompareTo(b.Timestamp));
+            foreach (var e in hourEvents)
+            {
+                batch.Add(e);
                 if (batch.Count == 5_000)
                 {
                     await store.WriteAsync(batch, ct);
