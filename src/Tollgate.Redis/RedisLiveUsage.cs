@@ -29,6 +29,19 @@ internal sealed partial class RedisLiveUsage(
         return shared is null ? local.StatsOf(tenantId) : shared.GetValueOrDefault(tenantId);
     }
 
+    public void AddActive(ISet<long> tenants)
+    {
+        // The sum holds only tenants with traffic on some instance (ReadAll leaves out the idle ones).
+        if (_shared is { } shared)
+        {
+            tenants.UnionWith(shared.Keys);
+        }
+        else
+        {
+            local.AddActive(tenants);
+        }
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(Interval, time);

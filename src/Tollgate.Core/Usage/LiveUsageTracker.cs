@@ -17,22 +17,62 @@ public sealed class LiveUsageTracker(TimeProvider time) : ILiveUsageView
     private const int Slots = 60;
     private readonly ConcurrentDictionary<long, TenantWindow> _windows = new();
 
+    // The tenants with traffic in the last minute: what the dashboard reads each tick instead of every tenant. A window
+    // joins when an event finds it idle and leaves when AddActive finds its minute over.
+    private readonly ConcurrentDictionary<long, TenantWindow> _active = new();
+
+    // Tenants whose figures changed without traffic (their stored usage was rewritten), until the dashboard reads them.
+    private readonly ConcurrentDictionary<long, byte> _touched = new();
+
     /// <summary>Adds one event.</summary>
     public void Record(in UsageEvent e)
     {
         var window = _windows.GetOrAdd(e.TenantId, static _ => new TenantWindow());
         window.Add(e);
+        // Read after Add's interlocked write of the window's last second: either this sees the flag a pruning Active
+        // cleared, or that pruning sees the new second (Active).
+        if (!window.Listed)
+        {
+            window.Listed = true;
+            _active.TryAdd(e.TenantId, window);
+        }
+    }
+
+    /// <inheritdoc />
+    public void AddActive(ISet<long> tenants)
+    {
+        ArgumentNullException.ThrowIfNull(tenants);
+        foreach (var (tenantId, _) in Active(time.GetUtcNow().ToUnixTimeSeconds()))
+        {
+            tenants.Add(tenantId);
+        }
+    }
+
+    /// <summary>Marks a tenant whose figures changed without traffic (its stored usage rewritten), for the next dashboard pass.</summary>
+    public void Touch(long tenantId) => _touched.TryAdd(tenantId, 0);
+
+    /// <summary>Moves the tenants <see cref="Touch"/> marked since the last call into <paramref name="tenants"/>.</summary>
+    public void DrainTouched(ISet<long> tenants)
+    {
+        ArgumentNullException.ThrowIfNull(tenants);
+        foreach (var tenantId in _touched.Keys)
+        {
+            if (_touched.TryRemove(tenantId, out _))
+            {
+                tenants.Add(tenantId);
+            }
+        }
     }
 
     /// <summary>The tenant's traffic over the last sixty seconds, on this instance.</summary>
     public LiveStats StatsOf(long tenantId) =>
         _windows.TryGetValue(tenantId, out var window) ? window.Read(time.GetUtcNow().ToUnixTimeSeconds()).ToStats() : default;
 
-    /// <summary>The raw last-minute counts of every tenant seen on this instance, for sharing with other instances.</summary>
+    /// <summary>The raw last-minute counts of every tenant with traffic on this instance, for sharing with other instances.</summary>
     public IEnumerable<(long TenantId, LiveCounts Counts)> ReadAll()
     {
         var now = time.GetUtcNow().ToUnixTimeSeconds();
-        foreach (var (tenantId, window) in _windows)
+        foreach (var (tenantId, window) in Active(now))
         {
             var counts = window.Read(now);
             if (counts.Requests > 0)
@@ -42,8 +82,36 @@ public sealed class LiveUsageTracker(TimeProvider time) : ILiveUsageView
         }
     }
 
+    /// <summary>The windows with traffic in the minute up to <paramref name="now"/>; the others leave the active set.</summary>
+    private IEnumerable<(long TenantId, TenantWindow Window)> Active(long now)
+    {
+        foreach (var (tenantId, window) in _active)
+        {
+            if (window.ActiveAt(now))
+            {
+                yield return (tenantId, window);
+                continue;
+            }
+
+            // Its minute is over: it leaves the set. An event counted meanwhile may have seen the window still listed,
+            // so look once more after the removal and keep it when it is busy after all (see Record).
+            window.Listed = false;
+            _active.TryRemove(new KeyValuePair<long, TenantWindow>(tenantId, window));
+            if (window.ActiveAt(now))
+            {
+                window.Listed = true;
+                _active.TryAdd(tenantId, window);
+                yield return (tenantId, window);
+            }
+        }
+    }
+
     /// <summary>Forgets a deleted tenant.</summary>
-    public void Forget(long tenantId) => _windows.TryRemove(tenantId, out _);
+    public void Forget(long tenantId)
+    {
+        _windows.TryRemove(tenantId, out _);
+        _active.TryRemove(tenantId, out _);
+    }
 
     private sealed class TenantWindow
     {
@@ -56,6 +124,20 @@ public sealed class LiveUsageTracker(TimeProvider time) : ILiveUsageView
         private readonly long[] _rejected = new long[Slots];
         private readonly long[] _latencyStart = new long[LatencySlots];
         private readonly LatencySketch[] _latency = [.. Enumerable.Range(0, LatencySlots).Select(_ => new LatencySketch())];
+
+        // The latest second an event was counted in; read without the lock by ActiveAt.
+        private long _lastSecond = long.MinValue / 2;
+        private volatile bool _listed;
+
+        /// <summary>Whether the window is in the tracker's active set (or being put there).</summary>
+        public bool Listed
+        {
+            get => _listed;
+            set => _listed = value;
+        }
+
+        /// <summary>Whether the window counts any second of the minute up to <paramref name="nowSecond"/>.</summary>
+        public bool ActiveAt(long nowSecond) => Volatile.Read(ref _lastSecond) > nowSecond - Slots;
 
         public void Add(in UsageEvent e)
         {
@@ -74,6 +156,12 @@ public sealed class LiveUsageTracker(TimeProvider time) : ILiveUsageView
                     _requests[slot] = 0;
                     _errors[slot] = 0;
                     _rejected[slot] = 0;
+                }
+
+                if (second > _lastSecond)
+                {
+                    // Interlocked: a full fence before Record reads Listed.
+                    Interlocked.Exchange(ref _lastSecond, second);
                 }
 
                 _requests[slot]++;
@@ -142,6 +230,12 @@ public interface ILiveUsageView
 {
     /// <summary>The tenant's last minute: on this instance, or on all of them when they share through Redis.</summary>
     LiveStats StatsOf(long tenantId);
+
+    /// <summary>
+    /// Adds to <paramref name="tenants"/> every tenant with traffic in the last minute (and maybe a few more): every other
+    /// tenant's <see cref="StatsOf"/> is zero. The dashboard reads these each tick instead of every tenant.
+    /// </summary>
+    void AddActive(ISet<long> tenants);
 }
 
 /// <summary>Raw last-minute counts that add up across instances (the latency sketch included).</summary>

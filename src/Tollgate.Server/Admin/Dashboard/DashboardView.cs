@@ -59,10 +59,6 @@ public sealed record DashboardView(
     /// <summary>The default view: the tenants that need attention first.</summary>
     public static DashboardView Default { get; } = new(DashboardSort.Status, true, null, null, null, 0, DefaultLimit);
 
-    /// <summary>The part of the view that decides which tenants match and in what order (not the page).</summary>
-    public (DashboardSort Sort, bool Descending, string? Status, string? Query, string? Plan) Listing =>
-        (Sort, Descending, Status, Query, Plan);
-
     /// <summary>Whether any parameter of a view was given: without one, the routes answer the whole table as before.</summary>
     public static bool IsAsked(IQueryCollection query)
     {

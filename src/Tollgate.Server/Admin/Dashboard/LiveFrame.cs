@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Numerics;
 using Tollgate.Data;
@@ -23,9 +22,18 @@ internal sealed record LiveFrame(
     DashboardTotalsDto Totals, DashboardStorageDto Storage)
 {
     private readonly ConcurrentDictionary<(long? Tenant, DashboardView View), Lazy<LivePage>> _pages = new();
-    private readonly ConcurrentDictionary<(long? Tenant, (DashboardSort, bool, string?, string?, string?) Listing, int Depth), Lazy<Listing>> _listings = new();
+    private readonly ConcurrentDictionary<(long? Tenant, ListingKey Listing, int Depth), Lazy<Listing>> _listings = new();
     private readonly ConcurrentDictionary<(long? Tenant, DashboardView View, long Since), string> _messages = new();
     private Dictionary<long, int>? _indexById;
+
+    /// <summary>The earliest end of a quota period among the rows: the board reads every tenant again then.</summary>
+    public DateTime NextReset { get; init; } = DateTime.MaxValue;
+
+    /// <summary>The board's listings, which views over every tenant are cut from; null: made from every row each time.</summary>
+    public LiveListings? Listings { get; init; }
+
+    /// <summary>Row index by tenant id, when the board has one for the directory.</summary>
+    public Dictionary<long, int>? Index { get; init; }
 
     /// <summary>The rows the admin may see, in name order (the whole table, as asked without view parameters).</summary>
     public IReadOnlyList<DashboardTenantDto> Visible(AdminScope scope)
@@ -61,7 +69,7 @@ internal sealed record LiveFrame(
 
     private int? IndexOf(long tenantId)
     {
-        _indexById ??= BuildIndex(Rows);
+        _indexById ??= Index ?? BuildIndex(Rows);
         return _indexById.TryGetValue(tenantId, out var index) ? index : null;
     }
 
@@ -81,7 +89,7 @@ internal sealed record LiveFrame(
         // Views that reach about as deep share one listing: the first pages of every viewer of an order cost one pass.
         var depth = (int)Math.Min(BitOperations.RoundUpToPowerOf2((uint)Math.Max(64, (long)view.Offset + view.Limit)), int.MaxValue);
         var listing = _listings.GetOrAdd(
-            (tenant, view.Listing, depth),
+            (tenant, new ListingKey(view.Sort, view.Descending, view.Status, view.Query, view.Plan), depth),
             static (key, frame) => new Lazy<Listing>(() => frame.List(key.Tenant, key.Listing, key.Depth)),
             this).Value;
         var start = Math.Min(view.Offset, listing.Top.Length);
@@ -96,6 +104,17 @@ internal sealed record LiveFrame(
         return new LivePage(this, view, page, listing.Matched, totals);
     }
 
+    /// <summary>The indexes of the first <paramref name="depth"/> rows that match, in the view's order, and how many match.</summary>
+    private Listing List(long? tenant, ListingKey listing, int depth)
+    {
+        if (tenant is { } id)
+        {
+            return IndexOf(id) is { } only && LiveListings.Matches(Rows[only], listing) ? new([only], 1) : new([], 0);
+        }
+
+        return Listings is not null ? Listings.Get(this, listing, depth) : LiveListings.Once(this, listing, depth);
+    }
+
     private DashboardTotalsDto TotalsOf(long tenantId)
     {
         if (IndexOf(tenantId) is not { } index)
@@ -108,161 +127,6 @@ internal sealed record LiveFrame(
             1, row.RequestsLastMinute, row.Used, row.ErrorRate,
             row.Status == UsageStatus.Normal ? 1 : 0, row.Status == UsageStatus.Warning ? 1 : 0, row.Status == UsageStatus.Blocked ? 1 : 0,
             row.TenantStatus == TenantStatus.Suspended ? 1 : 0);
-    }
-
-    /// <summary>The indexes of the first <paramref name="depth"/> rows that match, in the view's order, and how many match.</summary>
-    private Listing List(long? tenant, (DashboardSort Sort, bool Descending, string? Status, string? Query, string? Plan) listing, int depth)
-    {
-        if (tenant is { } id)
-        {
-            return IndexOf(id) is { } only && Matches(Rows[only], listing.Status, listing.Query, listing.Plan) ? new([only], 1) : new([], 0);
-        }
-
-        // Sorting keys, not rows: each entry carries its two keys and its name rank (the row index), so the sort
-        // compares numbers only and ties fall to the name, A to Z, in either direction. The cost at 100,000 tenants is
-        // in ScaleBrowserTests' output.
-        // Pooled for the reason LiveBoard pools its peeks: 2.4 MB at 100,000 tenants, per listing and tick.
-        var entries = ArrayPool<SortEntry>.Shared.Rent(Rows.Length);
-        try
-        {
-            return List(listing, depth, entries);
-        }
-        finally
-        {
-            ArrayPool<SortEntry>.Shared.Return(entries);
-        }
-    }
-
-    private Listing List((DashboardSort Sort, bool Descending, string? Status, string? Query, string? Plan) listing, int depth, SortEntry[] entries)
-    {
-        var count = 0;
-        var plans = listing.Sort == DashboardSort.Plan ? PlanRanks() : null;
-        var sign = listing.Descending ? -1.0 : 1.0;
-        for (var i = 0; i < Rows.Length; i++)
-        {
-            var row = Rows[i];
-            if (!Matches(row, listing.Status, listing.Query, listing.Plan))
-            {
-                continue;
-            }
-
-            var (first, second) = listing.Sort switch
-            {
-                DashboardSort.Status => ((double)row.Status, Share(row)),
-                DashboardSort.Usage => (Share(row), 0),
-                DashboardSort.Rpm => (row.RequestsLastMinute, 0),
-                DashboardSort.P95 => (row.P95LatencyMs ?? -1, 0),
-                DashboardSort.Errors => (row.ErrorRate, 0),
-                DashboardSort.Reset => (row.ResetAt.Ticks, 0),
-                DashboardSort.Plan => (plans![row.Plan], 0),
-                _ => (i, 0.0),
-            };
-            entries[count++] = new SortEntry(sign * first, sign * second, i);
-        }
-
-        var span = entries.AsSpan(0, count);
-        if (listing.Sort == DashboardSort.Name && !listing.Descending)
-        {
-            // Already in order: the directory is.
-        }
-        else if (depth < count / 4)
-        {
-            // A page near the top: keep the best `depth` in a heap instead of sorting every match, O(n log depth) with
-            // most entries turned away by one comparison with the heap's worst.
-            span = Best(span, depth);
-        }
-        else
-        {
-            span.Sort(default(SortEntryOrder));
-        }
-
-        var top = new int[Math.Min(depth, span.Length)];
-        for (var i = 0; i < top.Length; i++)
-        {
-            top[i] = span[i].Index;
-        }
-
-        return new Listing(top, count);
-    }
-
-    private static Span<SortEntry> Best(Span<SortEntry> entries, int depth)
-    {
-        var order = default(SortEntryOrder);
-        // The root is the worst entry kept.
-        var heap = new PriorityQueue<SortEntry, SortEntry>(depth + 1, Comparer<SortEntry>.Create((x, y) => order.Compare(y, x)));
-        foreach (var entry in entries)
-        {
-            if (heap.Count < depth)
-            {
-                heap.Enqueue(entry, entry);
-            }
-            else if (order.Compare(entry, heap.Peek()) < 0)
-            {
-                heap.EnqueueDequeue(entry, entry);
-            }
-        }
-
-        var best = new SortEntry[heap.Count];
-        for (var i = best.Length - 1; i >= 0; i--)
-        {
-            best[i] = heap.Dequeue();
-        }
-
-        return best;
-    }
-
-    /// <summary>The first rows of a listing (row indexes, in order) and how many rows match in all.</summary>
-    private sealed record Listing(int[] Top, int Matched);
-
-    private Dictionary<string, int> PlanRanks()
-    {
-        var names = new SortedSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var tenant in Directory)
-        {
-            names.Add(tenant.PlanName);
-        }
-
-        var ranks = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
-        foreach (var name in names)
-        {
-            ranks[name] = ranks.Count;
-        }
-
-        return ranks;
-    }
-
-    private static double Share(DashboardTenantDto row) => row.Limit > 0 ? (double)row.Used / row.Limit : 1;
-
-    private static bool Matches(DashboardTenantDto row, string? status, string? query, string? plan)
-    {
-        if (status is not null)
-        {
-            var match = status == "Suspended" ? row.TenantStatus == TenantStatus.Suspended : row.Status.ToString() == status;
-            if (!match)
-            {
-                return false;
-            }
-        }
-
-        return (query is null || row.Name.Contains(query, StringComparison.OrdinalIgnoreCase))
-            && (plan is null || row.Plan.Equals(plan, StringComparison.OrdinalIgnoreCase));
-    }
-
-    private readonly record struct SortEntry(double First, double Second, int Index);
-
-    private readonly struct SortEntryOrder : IComparer<SortEntry>
-    {
-        public int Compare(SortEntry x, SortEntry y)
-        {
-            var c = x.First.CompareTo(y.First);
-            if (c != 0)
-            {
-                return c;
-            }
-
-            c = x.Second.CompareTo(y.Second);
-            return c != 0 ? c : x.Index.CompareTo(y.Index);
-        }
     }
 }
 
