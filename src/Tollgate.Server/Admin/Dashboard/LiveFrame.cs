@@ -18,7 +18,7 @@ namespace Tollgate.Admin;
 /// <param name="Totals">Figures over every tenant.</param>
 /// <param name="Storage">Where usage events go.</param>
 internal sealed record LiveFrame(
-    long Sequence, long TakenAt, DateTime GeneratedAt, IReadOnlyList<TenantContext> Directory, DashboardTenantDto[] Rows,
+    long Sequence, long TakenAt, DateTime GeneratedAt, IReadOnlyList<TenantContext> Directory, LiveRows Rows,
     DashboardTotalsDto Totals, DashboardStorageDto Storage)
 {
     private readonly ConcurrentDictionary<(long? Tenant, DashboardView View), Lazy<LivePage>> _pages = new();
@@ -73,10 +73,10 @@ internal sealed record LiveFrame(
         return _indexById.TryGetValue(tenantId, out var index) ? index : null;
     }
 
-    private static Dictionary<long, int> BuildIndex(DashboardTenantDto[] rows)
+    private static Dictionary<long, int> BuildIndex(LiveRows rows)
     {
-        var index = new Dictionary<long, int>(rows.Length);
-        for (var i = 0; i < rows.Length; i++)
+        var index = new Dictionary<long, int>(rows.Count);
+        for (var i = 0; i < rows.Count; i++)
         {
             index[rows[i].Id] = i;
         }

@@ -57,7 +57,7 @@ internal sealed class LiveListings(LiveBoard board, TimeProvider time)
                 var changed = state.Rows is not null && ReferenceEquals(state.Directory, frame.Directory)
                     ? board.ChangedBetween(state.Sequence, frame.Sequence)
                     : null;
-                if (changed is null || changed.Count > frame.Rows.Length / 8 || !state.Apply(frame, changed))
+                if (changed is null || changed.Count > frame.Rows.Count / 8 || !state.Apply(frame, changed))
                 {
                     state.Rebuild(frame);
                 }
@@ -126,7 +126,7 @@ internal sealed class LiveListings(LiveBoard board, TimeProvider time)
         /// <summary>The frame the listing is of: its sequence, rows and directory.</summary>
         public long Sequence { get; private set; }
 
-        public DashboardTenantDto[]? Rows { get; private set; }
+        public LiveRows? Rows { get; private set; }
 
         public IReadOnlyList<TenantContext>? Directory { get; private set; }
 
@@ -150,11 +150,11 @@ internal sealed class LiveListings(LiveBoard board, TimeProvider time)
             // Sorting keys, not rows: each entry carries its two keys and its name rank (the row index), so the sort
             // compares numbers only and ties fall to the name, A to Z, in either direction.
             // Pooled for the reason LiveBoard pools its peeks: 2.4 MB at 100,000 tenants.
-            var entries = ArrayPool<SortEntry>.Shared.Rent(rows.Length);
+            var entries = ArrayPool<SortEntry>.Shared.Rent(rows.Count);
             try
             {
                 var count = 0;
-                for (var i = 0; i < rows.Length; i++)
+                for (var i = 0; i < rows.Count; i++)
                 {
                     if (Key(rows[i], i) is { } entry)
                     {
