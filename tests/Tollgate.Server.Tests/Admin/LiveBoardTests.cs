@@ -113,8 +113,10 @@ public sealed class LiveBoardTests
                 Assert.True(board.LastPassTenants <= (6 * 61) + 150 + 2, $"step {step}: the tick read {board.LastPassTenants} tenants");
             }
 
-            if (crossing)
+            if (crossing || step == 39)
             {
+                // Step 39: minutes since the last frame, so the traffic of its start has gone quiet unseen; every tenant
+                // is read. Step 40: the month's end.
                 Assert.Equal(tenants.Count, board.LastPassTenants);
             }
 

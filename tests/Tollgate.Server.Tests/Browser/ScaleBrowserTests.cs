@@ -18,6 +18,7 @@ namespace Tollgate.Server.Tests.Browser;
 /// <c>TOLLGATE_SCALE_TENANTS</c> sets another size; every figure goes to the test output.
 /// </summary>
 [Trait("Category", "Browser")]
+[Collection(TimedCollection.Name)]
 public sealed class ScaleBrowserTests(ScaleBrowserTests.Fixture fixture, ITestOutputHelper output) : IClassFixture<ScaleBrowserTests.Fixture>
 {
     /// <summary>The demo tenants, the bulk ones and three with traffic.</summary>
@@ -135,7 +136,7 @@ public sealed class ScaleBrowserTests(ScaleBrowserTests.Fixture fixture, ITestOu
                 """);
             var board = fixture.Browser.App.Services.GetRequiredService<LiveBoard>();
             output.WriteLine(
-                $"the latest pass over every tenant: {board.LastPass.TotalMilliseconds:0} ms; during the first render: {GC.CollectionCount(2) - gen2} gen-2 collections, " +
+                $"the latest pass: {board.LastPass.TotalMilliseconds:0} ms ({board.LastPassTenants:N0} tenants read); during the first render: {GC.CollectionCount(2) - gen2} gen-2 collections, " +
                 $"GC pauses {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:0} ms (test host and server share the process)");
             output.WriteLine($"stream (ms from the page's start): {await page.EvaluateAsync<string>("() => JSON.stringify(window.__stream)")}");
             output.WriteLine($"the overview's navigation started {loggedIn.TotalMilliseconds:0} ms after the click on Log in; the page's requests (ms from its start, to first byte): {timings}");
@@ -203,14 +204,17 @@ public sealed class ScaleBrowserTests(ScaleBrowserTests.Fixture fixture, ITestOu
         var board = fixture.Browser.App.Services.GetRequiredService<LiveBoard>();
         var scope = new AdminScope("admin", Tollgate.Data.AdminRole.SuperAdmin, null);
 
-        // One tick's shared work: the pass over every tenant, then the default page and a sorted, searched one.
+        // One tick's shared work: the pass (over the tenants that can have changed), then the default page and a
+        // sorted, searched one.
         var passes = new List<double>();
         var pages = new List<double>();
+        var read = new List<int>();
         for (var i = 0; i < 7; i++)
         {
             var clock = Stopwatch.StartNew();
             var frame = await board.FrameAsync(TimeSpan.Zero, CancellationToken.None);
             passes.Add(clock.Elapsed.TotalMilliseconds);
+            read.Add(board.LastPassTenants);
             clock.Restart();
             frame.PageOf(scope, DashboardView.Default);
             frame.PageOf(scope, DashboardView.Default with { Sort = DashboardSort.Rpm, Query = "Scale 0" });
@@ -218,8 +222,11 @@ public sealed class ScaleBrowserTests(ScaleBrowserTests.Fixture fixture, ITestOu
         }
 
         output.WriteLine(
-            $"per tick at {Total:N0} tenants: pass over every tenant {Median(passes):0.0} ms (median of 7; the first {passes[0]:0.0} ms), " +
-            $"default page + rpm page with search {Median(pages):0.0} ms");
+            $"per tick at {Total:N0} tenants: the pass {Median(passes):0.0} ms (median of 7; the first {passes[0]:0.0} ms), " +
+            $"tenants read {string.Join(", ", read)}; default page + rpm page with search {Median(pages):0.0} ms");
+        // A tick reads the tenants with traffic, not every tenant (LiveBoard). The first may be a pass over all, and
+        // one more if the 30 s pass or a directory reload falls in these few milliseconds.
+        Assert.True(read.Skip(1).Count(n => n >= Total / 100) <= 1, $"tenants read per tick: {string.Join(", ", read)}");
 
         using var admin = await fixture.Browser.AdminClientAsync();
         using var traffic = new CancellationTokenSource();

@@ -18,13 +18,20 @@ namespace Tollgate.Admin;
 /// other row is the previous frame's object. Measured at 100,000 tenants with a trickle of traffic: a pass over every
 /// tenant took about 30 ms, twice a second for a single viewer (6.2 % of a core); a tick now costs in proportion to the
 /// active tenants. A pass over every tenant still comes when the directory changes, when a quota period ends for some
-/// tenant, and every <see cref="FullPassInterval"/> to catch what no event announces (the limit store falling back
-/// from Redis and back).
+/// tenant, after a gap between frames long enough for a tenant's whole minute of traffic to fall between them, and every
+/// <see cref="FullPassInterval"/> to catch what no event announces (the limit store falling back from Redis and back).
 /// </remarks>
 internal sealed class LiveBoard : IDisposable
 {
     /// <summary>Longest time between two passes over every tenant (30 s; tests set it longer to see the other causes).</summary>
     internal TimeSpan FullPassInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Longest gap between two frames for the second to read only the active tenants: a tenant whose whole minute of
+    /// traffic fell between them is active at neither, so after a longer gap every tenant is read (ten seconds short of
+    /// the live window's minute, which counts whole seconds).
+    /// </summary>
+    private static readonly TimeSpan SinceLastFrame = TimeSpan.FromSeconds(50);
 
     // Enough frames' changes for a view asked for once a second while GETs make frames in between.
     private const int ChangeHistory = 32;
@@ -151,6 +158,7 @@ internal sealed class LiveBoard : IDisposable
         LiveFrame frame;
         if (previous is not null && ReferenceEquals(previous.Directory, all) && now < previous.NextReset
             && _time.GetElapsedTime(_lastFullPass, takenAt) < FullPassInterval
+            && _time.GetElapsedTime(previous.TakenAt, takenAt) < SinceLastFrame
             && Dirty(active, touched, all.Count) is { } dirty)
         {
             frame = await TakeChangedAsync(previous, all, dirty, takenAt, ct);
