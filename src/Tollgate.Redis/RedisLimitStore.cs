@@ -436,7 +436,7 @@ internal sealed partial class RedisLimitStore(
             // The catch-up clears _catchUpNeeded as it starts (so that admissions made meanwhile set it again), so
             // requests tell a running catch-up by this flag and wait for it: before, a request in the middle of one
             // saw the flag clear and was decided by Redis against a window the local counts had not reached yet
-            // (RedisRecoveryTests.RateWindow_RedisRestartedEmpty… admitted one request too many, about one run in ten).
+            // (RedisRecoveryTests.RateWindow_RedisRestartedEmpty… admitted one request too many, once in about fifteen runs).
             Task catchUp;
             lock (_catchUpGate)
             {
