@@ -18,7 +18,7 @@ public sealed class LiveUsageTracker(TimeProvider time) : ILiveUsageView
     private readonly ConcurrentDictionary<long, TenantWindow> _windows = new();
 
     // The tenants with traffic in the last minute: what the dashboard reads each tick instead of every tenant. A window
-    // joins when an event finds it idle and leaves when AddActive finds its minute over.
+    // joins on an event when it is not listed and leaves when a read of the set (Active) finds its minute over.
     private readonly ConcurrentDictionary<long, TenantWindow> _active = new();
 
     // Tenants whose figures changed without traffic (their stored usage was rewritten), until the dashboard reads them.
