@@ -89,6 +89,23 @@ public sealed class UsageOptions
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(10);
 
     /// <summary>
+    /// How long the writer lets events gather after a batch of fewer than <see cref="QuietBatchEvents"/> events, instead
+    /// of <see cref="FlushInterval"/>. Default 100 ms; at or below <see cref="FlushInterval"/> it changes nothing. At low
+    /// request rates each event would otherwise be a transaction of its own (raw row, three roll-up tiers, quota counter,
+    /// about 16 page writes), and the wake-ups and commits cost far more than the request: with 100,000 tenants and one
+    /// client pinging 50 times a second, the server used 10.9 % of a core without this gather and 6.5 % with it (medians
+    /// of six 20-s windows each, alternating, 2-core VM; bench/Baseline alone uses 3.3–6.3 % at that rate).
+    /// Under load batches are large and <see cref="FlushInterval"/> applies. What it costs: stored rows and the live
+    /// board see a quiet tenant's events up to this much later, and a crash can lose up to this long of a quiet server's
+    /// events (fewer than <see cref="QuietBatchEvents"/> per interval, by definition).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
+    public TimeSpan QuietFlushInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>A batch smaller than this is a quiet one, followed by <see cref="QuietFlushInterval"/>.</summary>
+    public const int QuietBatchEvents = 16;
+
+    /// <summary>
     /// When a metered answer may leave. Default <see cref="UsageDurability.Buffered"/>: as soon as its event is
     /// queued. <see cref="UsageDurability.Synchronous"/>: only once its event is stored, so a crash loses none.
     /// </summary>

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Tollgate.Data;
@@ -92,5 +94,61 @@ public sealed class SqliteUsageBatchStoreTests
         Assert.Equal(20, await TestDatabase.ScalarAsync(path,
             "SELECT count(*) FROM usage_logs WHERE tenant_id = $t AND outcome = 'Admitted'", ("$t", tenant.Id)));
         Assert.Equal(20, await TestDatabase.ScalarAsync(path, "SELECT used FROM quota_counters WHERE tenant_id = $t", ("$t", tenant.Id)));
+    }
+
+    [Fact]
+    public async Task QuietTraffic_IsGatheredIntoFewTransactions()
+    {
+        // Requests 20 ms apart, twice the flush interval: without the quiet gather each would be a transaction of its own.
+        await using var app = new TollgateApp();
+        var tenant = await app.CreateTenantAsync(quota: 1_000);
+        var batches = new ConcurrentQueue<long>();
+        using var listener = BatchSizeListener(app, batches);
+        using (var client = app.TenantClient(tenant.ApiKey))
+        {
+            var started = Stopwatch.StartNew();
+            for (var i = 0; i < 30; i++)
+            {
+                (await client.GetAsync("/api/v1/ping")).EnsureSuccessStatusCode();
+                await Task.Delay(20);
+            }
+
+            Assert.True(started.Elapsed >= TimeSpan.FromMilliseconds(600));
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (batches.Sum() < 30 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        // 600+ ms of traffic in gathers of 100 ms: about 6 transactions, never 30.
+        Assert.Equal(30, batches.Sum());
+        Assert.True(batches.Count <= 12, $"{batches.Count} transactions for 30 quiet events: {string.Join(", ", batches)}");
+    }
+
+    /// <summary>The size of each stored batch that held events (a batch of only keys' last uses holds none), on this app's meter.</summary>
+    private static MeterListener BatchSizeListener(TollgateApp app, ConcurrentQueue<long> sizes)
+    {
+        var meters = app.Services.GetRequiredService<IMeterFactory>();
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Name == "tollgate.usage.batch.size" && ReferenceEquals(instrument.Meter.Scope, meters))
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) =>
+        {
+            if (value > 0)
+            {
+                sizes.Enqueue(value);
+            }
+        });
+        listener.Start();
+        return listener;
     }
 }
