@@ -265,20 +265,8 @@ public sealed class RetentionTests
     }
 
     /// <summary>Each measurement of the deleted counter for <paramref name="table"/> on this app's meter (one per batch).</summary>
-    private static MeterListener DeletedListener(TollgateApp app, string table, ConcurrentQueue<long> measurements)
-    {
-        var meters = app.Services.GetRequiredService<IMeterFactory>();
-        var listener = new MeterListener
-        {
-            InstrumentPublished = (instrument, l) =>
-            {
-                if (instrument.Name == "tollgate.retention.deleted" && ReferenceEquals(instrument.Meter.Scope, meters))
-                {
-                    l.EnableMeasurementEvents(instrument);
-                }
-            },
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+    private static MeterListener DeletedListener(TollgateApp app, string table, ConcurrentQueue<long> measurements) =>
+        AppMeters.Listen(app, "tollgate.retention.deleted", (_, value, tags, _) =>
         {
             foreach (var tag in tags)
             {
@@ -288,9 +276,6 @@ public sealed class RetentionTests
                 }
             }
         });
-        listener.Start();
-        return listener;
-    }
 
     /// <summary>Keeps every formatted log message of the app.</summary>
     private sealed class ListLoggerProvider : ILoggerProvider

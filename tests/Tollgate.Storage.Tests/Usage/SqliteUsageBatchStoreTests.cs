@@ -128,27 +128,12 @@ public sealed class SqliteUsageBatchStoreTests
     }
 
     /// <summary>The size of each stored batch that held events (a batch of only keys' last uses holds none), on this app's meter.</summary>
-    private static MeterListener BatchSizeListener(TollgateApp app, ConcurrentQueue<long> sizes)
-    {
-        var meters = app.Services.GetRequiredService<IMeterFactory>();
-        var listener = new MeterListener
-        {
-            InstrumentPublished = (instrument, l) =>
-            {
-                if (instrument.Name == "tollgate.usage.batch.size" && ReferenceEquals(instrument.Meter.Scope, meters))
-                {
-                    l.EnableMeasurementEvents(instrument);
-                }
-            },
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, _, _) =>
+    private static MeterListener BatchSizeListener(TollgateApp app, ConcurrentQueue<long> sizes) =>
+        AppMeters.Listen(app, "tollgate.usage.batch.size", (_, value, _, _) =>
         {
             if (value > 0)
             {
                 sizes.Enqueue(value);
             }
         });
-        listener.Start();
-        return listener;
-    }
 }
