@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.EntityFrameworkCore;
 using Tollgate.Data;
 
@@ -11,8 +12,8 @@ namespace Tollgate.Keys;
 /// </summary>
 /// <remarks>
 /// A rebuild read every tenant and plan and froze a dictionary: 130 ms per admin change at 20,000 tenants (issue 17).
-/// The per-change path copies the id map and the ordered array (memory copies, no database reads beyond the change)
-/// and puts the changed tenants in place by binary search.
+/// A change updates the id map in place and queues the ordered array's update for its next reader, who puts the
+/// changed tenants in place by binary search (one copy per batch of changes, off the change's path).
 /// </remarks>
 public sealed class TenantDirectory(IServiceScopeFactory scopes) : IDisposable
 {
@@ -23,14 +24,54 @@ public sealed class TenantDirectory(IServiceScopeFactory scopes) : IDisposable
         return c != 0 ? c : a.Id.CompareTo(b.Id);
     });
 
+    // Writers (reload, refresh, remove) take the gate one at a time; readers take nothing.
     private readonly SemaphoreSlim _reloadGate = new(1, 1);
-    private volatile Snapshot _snapshot = new(new Dictionary<long, TenantContext>(), []);
+
+    // By id, updated in place by a change (the request path reads it); replaced whole by a reload.
+    private volatile ConcurrentDictionary<long, TenantContext> _byId = new();
+
+    // By name: rebuilt from the last array and the changes since, by the first reader after a change. A change itself
+    // then costs O(change): copying both halves on every change (two 100,000-entry copies, about 4.5 MB of large
+    // objects) cost the admin change its share of 17-25 ms through Redis at 100,000 tenants.
+    private readonly Lock _orderLock = new();
+    private readonly List<(TenantContext? Old, TenantContext? New)> _pending = [];
+    private TenantContext[] _ordered = [];
 
     /// <summary>All tenants, ordered by name; a new list object after every change (the dashboard relies on that).</summary>
-    public IReadOnlyList<TenantContext> All => _snapshot.Ordered;
+    public IReadOnlyList<TenantContext> All
+    {
+        get
+        {
+            lock (_orderLock)
+            {
+                if (_pending.Count > 0)
+                {
+                    var ordered = new List<TenantContext>(_ordered);
+                    foreach (var (old, tenant) in _pending)
+                    {
+                        if (old is not null)
+                        {
+                            ordered.RemoveAt(ordered.BinarySearch(old, ByName));
+                        }
+
+                        if (tenant is not null)
+                        {
+                            var at = ordered.BinarySearch(tenant, ByName);
+                            ordered.Insert(at < 0 ? ~at : at, tenant);
+                        }
+                    }
+
+                    _pending.Clear();
+                    _ordered = [.. ordered];
+                }
+
+                return _ordered;
+            }
+        }
+    }
 
     /// <summary>Finds a tenant by id.</summary>
-    public bool TryGet(long tenantId, out TenantContext tenant) => _snapshot.ById.TryGetValue(tenantId, out tenant!);
+    public bool TryGet(long tenantId, out TenantContext tenant) => _byId.TryGetValue(tenantId, out tenant!);
 
     /// <inheritdoc />
     public void Dispose() => _reloadGate.Dispose();
@@ -47,7 +88,13 @@ public sealed class TenantDirectory(IServiceScopeFactory scopes) : IDisposable
             var tenants = await db.Tenants.AsNoTracking().ToListAsync(cancellationToken);
             var contexts = tenants.Select(t => TenantContext.From(t, plans[t.PlanId])).ToArray();
             Array.Sort(contexts, ByName);
-            _snapshot = new Snapshot(contexts.ToDictionary(t => t.Id), contexts);
+            var byId = new ConcurrentDictionary<long, TenantContext>(contexts.Select(t => KeyValuePair.Create(t.Id, t)));
+            lock (_orderLock)
+            {
+                _pending.Clear();
+                _ordered = contexts;
+                _byId = byId;
+            }
         }
         finally
         {
@@ -140,30 +187,25 @@ public sealed class TenantDirectory(IServiceScopeFactory scopes) : IDisposable
         }
     }
 
-    /// <summary>A new snapshot with <paramref name="changed"/> put in (added or replaced) and <paramref name="removed"/> taken out.</summary>
+    /// <summary>Puts <paramref name="changed"/> in (added or replaced) and takes <paramref name="removed"/> out.</summary>
     private void Apply(IReadOnlyCollection<TenantContext> changed, IReadOnlyCollection<long> removed)
     {
-        var current = _snapshot;
-        var byId = new Dictionary<long, TenantContext>(current.ById);
-        var ordered = new List<TenantContext>(current.Ordered);
-        foreach (var id in removed.Concat(changed.Select(c => c.Id)))
+        // Under the gate: no other writer runs, so each old value read here is the one the ordered list holds.
+        lock (_orderLock)
         {
-            if (byId.Remove(id, out var old))
+            foreach (var id in removed)
             {
-                ordered.RemoveAt(ordered.BinarySearch(old, ByName));
+                if (_byId.TryRemove(id, out var old))
+                {
+                    _pending.Add((old, null));
+                }
+            }
+
+            foreach (var tenant in changed)
+            {
+                _pending.Add((_byId.TryGetValue(tenant.Id, out var old) ? old : null, tenant));
+                _byId[tenant.Id] = tenant;
             }
         }
-
-        foreach (var tenant in changed)
-        {
-            byId[tenant.Id] = tenant;
-            var at = ordered.BinarySearch(tenant, ByName);
-            ordered.Insert(at < 0 ? ~at : at, tenant);
-        }
-
-        _snapshot = new Snapshot(byId, [.. ordered]);
     }
-
-    /// <summary>One consistent view: readers take both halves from the same object.</summary>
-    private sealed record Snapshot(Dictionary<long, TenantContext> ById, TenantContext[] Ordered);
 }
