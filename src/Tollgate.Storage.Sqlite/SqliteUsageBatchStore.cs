@@ -22,8 +22,17 @@ namespace Tollgate.Usage;
 internal sealed class SqliteUsageBatchStore(DatabaseDescription database, UsageEndpointIds endpoints, IOptions<UsageOptions> options)
     : IUsageBatchStore, IAsyncDisposable
 {
-    private static readonly string InsertLogSql =
-        $"INSERT INTO {UsageTables.Logs} ({UsageTables.List(UsageTables.LogColumns)}) VALUES ({Parameters(UsageTables.LogColumns.Count)})";
+    // Raw rows go in LogRowsPerInsert at a time: the log table's AUTOINCREMENT reads and rewrites sqlite_sequence once
+    // per statement, which with one row a statement was half of a row's cost. A side-by-side loop (this schema, one
+    // tenant, 500-row transactions, 2026-12-01): 2.75 µs of CPU a row one by one, 1.47 µs 32 at a time. OR FAIL because a
+    // statement of several rows that may abort halfway otherwise keeps a statement journal, a copy of every page it
+    // changes: with 1,000 tenants, whose rows land on as many index pages, 32 rows a statement cost 10.3 µs a row
+    // against 7.2 one by one; with OR FAIL 7.5. A failure still rolls the whole batch back (WriteCore's transaction).
+    private const int LogRowsPerInsert = 32;
+
+    private static readonly string InsertLogSql = InsertLogs(1);
+
+    private static readonly string InsertLogsSql = InsertLogs(LogRowsPerInsert);
 
     private static readonly string UpsertQuotaSql = Upsert(UsageTables.QuotaCounters, UsageTables.QuotaKey, UsageTables.QuotaSums);
 
@@ -124,24 +133,31 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, UsageE
             }
         }
 
-        var insert = statements.InsertLog;
+        // Rows bound to the many-row statement and not yet written: its last, partial group goes in one by one.
+        Span<int> pending = stackalloc int[LogRowsPerInsert];
+        var bound = 0;
         var everyRow = rows.RawLogs == RawLogPolicy.All;
-        foreach (var e in batch.Events)
+        var events = batch.Events;
+        for (var i = 0; i < events.Count; i++)
         {
-            if (!everyRow && !rows.KeepsRawRow(e))
+            if (!everyRow && !rows.KeepsRawRow(events[i]))
             {
                 continue;
             }
 
-            insert.Bind(1, e.TenantId);
-            insert.Bind(2, e.ApiKeyId);
-            insert.Bind(3, UnixMilliseconds.From(e.Timestamp));
-            insert.Bind(4, endpoints.IdOf(e.Method, e.Endpoint));
-            insert.Bind(5, e.StatusCode);
-            insert.Bind(6, e.LatencyMicros);
-            insert.Bind(7, (int)e.Outcome);
-            insert.Bind(8, e.UpstreamLatencyMicros);
-            insert.Execute();
+            BindLog(statements.InsertLogs, bound * LogColumnCount, events[i], endpoints);
+            pending[bound++] = i;
+            if (bound == LogRowsPerInsert)
+            {
+                statements.InsertLogs.Execute();
+                bound = 0;
+            }
+        }
+
+        foreach (var i in pending[..bound])
+        {
+            BindLog(statements.InsertLog, 0, events[i], endpoints);
+            statements.InsertLog.Execute();
         }
 
         foreach (var tier in RollupTiers.All)
@@ -199,6 +215,21 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, UsageE
         }
 
         tx.Commit();
+    }
+
+    private static readonly int LogColumnCount = UsageTables.LogColumns.Count;
+
+    /// <summary>Binds one raw row's values, in <see cref="UsageTables.LogColumns"/> order, after <paramref name="offset"/>.</summary>
+    private static void BindLog(RawStatement insert, int offset, in UsageEvent e, UsageEndpointIds endpoints)
+    {
+        insert.Bind(offset + 1, e.TenantId);
+        insert.Bind(offset + 2, e.ApiKeyId);
+        insert.Bind(offset + 3, UnixMilliseconds.From(e.Timestamp));
+        insert.Bind(offset + 4, endpoints.IdOf(e.Method, e.Endpoint));
+        insert.Bind(offset + 5, e.StatusCode);
+        insert.Bind(offset + 6, e.LatencyMicros);
+        insert.Bind(offset + 7, (int)e.Outcome);
+        insert.Bind(offset + 8, e.UpstreamLatencyMicros);
     }
 
     private static void BindKey(RawStatement statement, in RollupKey key, Span<char> text)
@@ -275,6 +306,15 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, UsageE
         }
     }
 
+    /// <summary>An insert of <paramref name="rows"/> raw rows, bound as ?1 … ?(8 × rows), row after row.</summary>
+    private static string InsertLogs(int rows)
+    {
+        var columns = UsageTables.LogColumns.Count;
+        var values = string.Join(", ", Enumerable.Range(0, rows).Select(r =>
+            "(" + string.Join(", ", Enumerable.Range(r * columns + 1, columns).Select(i => $"?{i}")) + ")"));
+        return $"INSERT OR FAIL INTO {UsageTables.Logs} ({UsageTables.List(UsageTables.LogColumns)}) VALUES {values}";
+    }
+
     /// <summary>?1, ?2, … ?n.</summary>
     private static string Parameters(int count) => string.Join(", ", Enumerable.Range(1, count).Select(i => $"?{i}"));
 
@@ -293,6 +333,7 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, UsageE
             try
             {
                 InsertLog = Prepare(db, InsertLogSql);
+                InsertLogs = Prepare(db, InsertLogsSql);
                 SelectSketch = [.. SelectSketchSql.Select(sql => Prepare(db, sql))];
                 UpsertRollup = [.. UpsertRollupSql.Select(sql => Prepare(db, sql))];
                 UpsertQuota = Prepare(db, UpsertQuotaSql);
@@ -308,6 +349,9 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, UsageE
         }
 
         public RawStatement InsertLog { get; }
+
+        /// <summary>Inserts <see cref="LogRowsPerInsert"/> raw rows.</summary>
+        public RawStatement InsertLogs { get; }
 
         /// <summary>Per tier (<see cref="RollupTier"/> order): a roll-up row's stored sketch.</summary>
         public RawStatement[] SelectSketch { get; }

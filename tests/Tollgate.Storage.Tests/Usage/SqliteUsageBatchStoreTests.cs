@@ -73,6 +73,35 @@ public sealed class SqliteUsageBatchStoreTests
         Assert.Equal(first.AddSeconds(2), key.LastUsedAt);
     }
 
+    [Theory]
+    [InlineData("All")] // 75 rows: two statements of 32 rows, then 11 one by one
+    [InlineData("ErrorsAndRefusals")] // 25 rows, skipped ones between them
+    public async Task WriteAsync_ManyRows_StoresEachRowWithItsOwnValuesInOrder(string policy)
+    {
+        await using var app = new TollgateApp(settings: new Dictionary<string, string?> { ["Tollgate:Usage:RawLogs"] = policy });
+        var tenant = await app.CreateTenantAsync(quota: 1_000);
+        var store = app.Services.GetRequiredService<IUsageBatchStore>();
+        var periodStart = new DateTime(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc);
+        var first = new DateTime(2026, 11, 29, 14, 25, 3, DateTimeKind.Utc);
+        var batch = new UsageBatch();
+        for (var i = 0; i < 75; i++)
+        {
+            batch.Add(new UsageEvent(tenant.Id, tenant.KeyId, first.AddMilliseconds(i), i % 2 == 0 ? "GET" : "POST", "/api/v1/users",
+                i % 3 == 0 ? 500 : 200, 1_000 + i, LimitOutcome.Admitted, QuotaPeriod.Month, periodStart) { UpstreamLatencyMicros = 500 + i });
+        }
+
+        await store.WriteAsync(batch, CancellationToken.None);
+
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+        var endpoints = await db.UsageEndpoints.AsNoTracking().ToDictionaryAsync(e => e.Id, e => e.Method);
+        var stored = (await db.UsageLogs.AsNoTracking().OrderBy(l => l.Id).ToListAsync())
+            .Select(l => (l.Timestamp, endpoints[l.EndpointId], l.StatusCode, l.LatencyMicros, l.UpstreamLatencyMicros, l.TenantId, l.ApiKeyId));
+        var expected = Enumerable.Range(0, 75).Where(i => policy == "All" || i % 3 == 0)
+            .Select(i => (first.AddMilliseconds(i), i % 2 == 0 ? "GET" : "POST", i % 3 == 0 ? 500 : 200, 1_000L + i, 500L + i, tenant.Id, tenant.KeyId));
+        Assert.Equal(expected, stored);
+    }
+
     [Fact]
     public async Task GracefulStop_DuringTheFlushInterval_StoresEveryAdmittedRequestWithoutWaitingForIt()
     {
