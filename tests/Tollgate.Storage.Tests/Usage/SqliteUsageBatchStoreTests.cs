@@ -156,6 +156,43 @@ public sealed class SqliteUsageBatchStoreTests
         Assert.True(batches.Count <= 12, $"{batches.Count} transactions for 30 quiet events: {string.Join(", ", batches)}");
     }
 
+    [Fact]
+    public async Task SteadyTraffic_IsGatheredForTheFlushInterval()
+    {
+        // 4,000 events a second in bursts of 20 every 5 ms: each transaction costs about the same whatever its size, so
+        // the writer gathers for the flush interval (50 ms) rather than commit every few milliseconds.
+        await using var app = new TollgateApp();
+        var tenant = await app.CreateTenantAsync(quota: 1_000_000);
+        var sink = app.Services.GetRequiredService<IUsageSink>();
+        var batches = new ConcurrentQueue<long>();
+        using var listener = BatchSizeListener(app, batches);
+        var periodStart = new DateTime(DateTime.UtcNow.Year, DateTime.UtcNow.Month, 1, 0, 0, 0, DateTimeKind.Utc);
+        var started = Stopwatch.StartNew();
+        for (var i = 0; i < 100; i++)
+        {
+            for (var j = 0; j < 20; j++)
+            {
+                Assert.True(sink.TryReserve());
+                Assert.True(sink.Enqueue(new UsageEvent(tenant.Id, tenant.KeyId, DateTime.UtcNow, "GET", "/api/v1/ping", 200, 100,
+                    LimitOutcome.Admitted, QuotaPeriod.Month, periodStart)));
+            }
+
+            await Task.Delay(5);
+        }
+
+        var elapsed = started.Elapsed;
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (batches.Sum() < 2_000 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        // A transaction per 50 ms of traffic and the last one's; one per 10 ms would be more than twice as many.
+        Assert.Equal(2_000, batches.Sum());
+        var most = (int)(elapsed.TotalMilliseconds / 25) + 3;
+        Assert.True(batches.Count <= most, $"{batches.Count} transactions in {elapsed.TotalMilliseconds:F0} ms (at most {most}): {string.Join(", ", batches)}");
+    }
+
     /// <summary>The size of each stored batch that held events (a batch of only keys' last uses holds none), on this app's meter.</summary>
     private static MeterListener BatchSizeListener(TollgateApp app, ConcurrentQueue<long> sizes) =>
         AppMeters.Listen(app, "tollgate.usage.batch.size", (_, value, _, _) =>
