@@ -32,6 +32,7 @@ var app = builder.Build();
 
 app.UseTollgateErrors();
 app.UseRouting();
+app.UseTollgateStatusCodePages();
 app.UseTollgateMetering();
 // Tenant calls never pay for the admin side's cookie handling (≈ 1.4 µs a request in the profile of
 // docs/benchmarks.md): authentication and authorization run only for endpoints outside the metering pipeline, and

@@ -71,4 +71,16 @@ public sealed class OperationsTests(SharedApp shared) : IClassFixture<SharedApp>
         using var client = _app.CreateClient();
         await (await client.PutAsync("/api/v1/ping", null)).ProblemAsync(405);
     }
+
+    [Fact]
+    public async Task BodyThatDoesNotBind_OnAMeteredRoute_Is400Problem()
+    {
+        var tenant = await _app.CreateTenantAsync(100);
+        using var client = _app.TenantClient(tenant.ApiKey);
+        using var body = new StringContent("{not json", System.Text.Encoding.UTF8, "application/json");
+
+        var problem = await (await client.PostAsync("/api/v1/users", body)).ProblemAsync(400);
+
+        Assert.Contains("could not be read", problem.GetProperty("detail").GetString());
+    }
 }
