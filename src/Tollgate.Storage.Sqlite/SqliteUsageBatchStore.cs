@@ -133,9 +133,9 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, UsageE
             }
         }
 
-        // Rows bound to the many-row statement and not yet written: its last, partial group goes in one by one.
-        Span<int> pending = stackalloc int[LogRowsPerInsert];
-        var bound = 0;
+        // The rows to keep, gathered a group at a time: a full group is one statement, the last partial one goes row by row.
+        Span<int> group = stackalloc int[LogRowsPerInsert];
+        var gathered = 0;
         var everyRow = rows.RawLogs == RawLogPolicy.All;
         var events = batch.Events;
         for (var i = 0; i < events.Count; i++)
@@ -145,16 +145,20 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, UsageE
                 continue;
             }
 
-            BindLog(statements.InsertLogs, bound * LogColumnCount, events[i], endpoints);
-            pending[bound++] = i;
-            if (bound == LogRowsPerInsert)
+            group[gathered++] = i;
+            if (gathered == LogRowsPerInsert)
             {
+                for (var row = 0; row < LogRowsPerInsert; row++)
+                {
+                    BindLog(statements.InsertLogs, row * UsageTables.LogColumns.Count, events[group[row]], endpoints);
+                }
+
                 statements.InsertLogs.Execute();
-                bound = 0;
+                gathered = 0;
             }
         }
 
-        foreach (var i in pending[..bound])
+        foreach (var i in group[..gathered])
         {
             BindLog(statements.InsertLog, 0, events[i], endpoints);
             statements.InsertLog.Execute();
@@ -216,8 +220,6 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, UsageE
 
         tx.Commit();
     }
-
-    private static readonly int LogColumnCount = UsageTables.LogColumns.Count;
 
     /// <summary>Binds one raw row's values, in <see cref="UsageTables.LogColumns"/> order, after <paramref name="offset"/>.</summary>
     private static void BindLog(RawStatement insert, int offset, in UsageEvent e, UsageEndpointIds endpoints)
