@@ -13,7 +13,7 @@ namespace Tollgate.Redis;
 internal sealed partial class RedisChangeFeed(
     IConnectionMultiplexer redis,
     LocalChangeFeed local,
-    ILogger<RedisChangeFeed> logger) : IChangeFeed, IHostedService
+    ILogger<RedisChangeFeed> logger) : IChangeFeed, IHostedService, IDisposable
 {
     /// <summary>The channel every instance listens on.</summary>
     public static readonly RedisChannel Channel = RedisChannel.Literal("tollgate:changes");
@@ -68,13 +68,83 @@ internal sealed partial class RedisChangeFeed(
         await PublishAsync("routes", "");
     }
 
+    /// <summary>The longest pause between two attempts to subscribe.</summary>
+    internal static readonly TimeSpan LongestRetryDelay = TimeSpan.FromSeconds(5);
+
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _subscribing = Task.CompletedTask;
+
+    /// <summary>
+    /// Subscribes before the server takes requests, so that a change published by another instance once this one
+    /// serves is never missed. When Redis does not answer in time (down, or a SUBSCRIBE that outlasted the client's
+    /// timeout on a busy machine), the server starts anyway and keeps trying in the background: a Redis outage must
+    /// not keep an instance from serving, as the Open/Closed policy lets limits run without it. Until then, changes made
+    /// on other instances reach this one as its caches expire.
+    /// </summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var queue = await redis.GetSubscriber().SubscribeAsync(Channel);
-        queue.OnMessage(message => ApplyAsync(message.Message.ToString()));
+        if (!await TrySubscribeAsync())
+        {
+            _subscribing = SubscribeUntilDoneAsync(_stopping.Token);
+        }
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => redis.GetSubscriber().UnsubscribeAsync(Channel);
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        await _subscribing;
+        try
+        {
+            await redis.GetSubscriber().UnsubscribeAsync(Channel);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // Redis is gone: so is the subscription.
+        }
+    }
+
+    private async Task<bool> TrySubscribeAsync()
+    {
+        try
+        {
+            var queue = await redis.GetSubscriber().SubscribeAsync(Channel);
+            queue.OnMessage(message => ApplyAsync(message.Message.ToString()));
+            return true;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // StackExchange.Redis registers the queue before it sends SUBSCRIBE, and keeps it when the answer does not
+            // come: unread, it would hold every message. Only this feed listens on the channel, so drop all of it.
+            LogSubscribeFailed(logger, ex);
+            try
+            {
+                await redis.GetSubscriber().UnsubscribeAsync(Channel, null, CommandFlags.FireAndForget);
+            }
+            catch (Exception unsubscribe) when (unsubscribe is RedisException or TimeoutException)
+            {
+                // Redis is unreachable: the next attempt subscribes afresh.
+            }
+
+            return false;
+        }
+    }
+
+    private async Task SubscribeUntilDoneAsync(CancellationToken stopping)
+    {
+        var delay = TimeSpan.FromMilliseconds(250);
+        while (!stopping.IsCancellationRequested)
+        {
+            await Task.Delay(delay, stopping).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (stopping.IsCancellationRequested || await TrySubscribeAsync())
+            {
+                return;
+            }
+
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, LongestRetryDelay.Ticks));
+        }
+    }
+
+    public void Dispose() => _stopping.Dispose();
 
     private async Task PublishAsync(string kind, string argument)
     {
@@ -132,6 +202,9 @@ internal sealed partial class RedisChangeFeed(
             LogApplyFailed(logger, ex, parts[1]);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not subscribe to the other instances' changes; trying again (until then they arrive as caches expire)")]
+    private static partial void LogSubscribeFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not publish a '{Kind}' change to the other instances")]
     private static partial void LogPublishFailed(ILogger logger, Exception exception, string kind);
