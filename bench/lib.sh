@@ -336,6 +336,14 @@ run_wrk() {
   echo "$line other=$other$cpu"
 }
 
+# jit_seconds URL: the seconds the server behind URL has spent in its JIT compiler so far, from its /metrics
+# (dotnet_jit_compilation_time_seconds_total, the runtime's own counter); empty for a server without one (the
+# baseline, plain YARP, nginx).
+jit_seconds() {
+  curl -s --max-time 5 "$(sed -E 's#^(https?://[^/]+).*#\1#' <<<"$1")/metrics" 2>/dev/null \
+    | awk '/^dotnet_jit_compilation_time_seconds_total[{ ]/ {print $2; exit}'
+}
+
 # field LINE NAME: the value of NAME=value in a WRK/INGEST line.
 field() { sed -nE "s/.*(^| )$2=([^ ]*).*/\2/p" <<<"$1"; }
 
