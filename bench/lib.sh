@@ -311,6 +311,14 @@ children_ticks() {
 # Ticks (1/100 s) of user and system CPU one process has used so far.
 process_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
+# Ticks of a process and its children: nginx's master does none of the proxying, its workers (children) do.
+tree_ticks() {
+  local total child
+  total=$(process_ticks "$1")
+  for child in $(pgrep -P "$1"); do total=$((total + $(process_ticks "$child"))); done
+  echo "$total"
+}
+
 # run_wrk URL SECONDS [CONNECTIONS] [THREADS]: the WRK line of bench/wrk/report.lua on stdout, plus other=N: the
 # percentage of the machine that processes other than wrk and this run's servers used meanwhile (someone else's
 # build, say), so that a disturbed run can be told from a slow server. The key or cookie comes from TG_API_KEY /
