@@ -79,7 +79,7 @@ internal sealed partial class RedisChangeFeed(
     /// serves is never missed. When Redis does not answer in time (down, or a SUBSCRIBE that outlasted the client's
     /// timeout on a busy machine), the server starts anyway and keeps trying in the background: a Redis outage must
     /// not keep an instance from serving, as the Open/Closed policy lets limits run without it. Until then, changes made
-    /// on other instances reach this one as its caches expire.
+    /// on other instances reach this one through the periodic resync (<c>Tollgate:Keys:ResyncInterval</c>).
     /// </summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
