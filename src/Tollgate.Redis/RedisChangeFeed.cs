@@ -203,7 +203,7 @@ internal sealed partial class RedisChangeFeed(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not subscribe to the other instances' changes; trying again (until then they arrive as caches expire)")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not subscribe to the other instances' changes; trying again (until then they arrive through the periodic resync)")]
     private static partial void LogSubscribeFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not publish a '{Kind}' change to the other instances")]
