@@ -347,10 +347,24 @@ run_wrk() {
 # jit_seconds URL: the seconds the server behind URL has spent in its JIT compiler so far, from its /metrics
 # (dotnet_jit_compilation_time_seconds_total, the runtime's own counter); empty for a server without one (the
 # baseline, plain YARP, nginx).
+# It never fails: awk reads to the end (an early exit made curl fail with "failed writing body", which pipefail and
+# set -e turned into the end of the whole run), and a server that does not answer gives an empty reading.
 jit_seconds() {
-  curl -s --max-time 5 "$(sed -E 's#^(https?://[^/]+).*#\1#' <<<"$1")/metrics" 2>/dev/null \
-    | awk '/^dotnet_jit_compilation_time_seconds_total[{ ]/ {print $2; exit}'
+  { curl -s --max-time 5 "$(sed -E 's#^(https?://[^/]+).*#\1#' <<<"$1")/metrics" 2>/dev/null || true; } \
+    | awk '/^dotnet_jit_compilation_time_seconds_total[{ ]/ && v == "" {v = $2} END {if (v != "") print v}'
 }
+
+# jit_round KEY BEFORE URL: stores KEY (ms) = the JIT time of URL's server since BEFORE (a jit_seconds reading), when
+# both readings exist; a round that still compiles measures the warm-up, not the server.
+jit_round() {
+  local after
+  after=$(jit_seconds "$3")
+  [ -n "$2" ] && [ -n "$after" ] && put "$1" "$(calc '%.0f' "($after - $2) * 1000")"
+  true
+}
+
+# jit_note KEY: ", JIT N ms" for a log line when KEY was stored, else nothing.
+jit_note() { [ -n "$(get "$1")" ] && echo ", JIT $(get "$1") ms"; true; }
 
 # field LINE NAME: the value of NAME=value in a WRK/INGEST line.
 field() { sed -nE "s/.*(^| )$2=([^ ]*).*/\2/p" <<<"$1"; }
