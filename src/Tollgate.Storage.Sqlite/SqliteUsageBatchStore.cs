@@ -391,30 +391,68 @@ internal sealed class SqliteUsageBatchStore(DatabaseDescription database, UsageE
     private delegate void ReadSpan(ReadOnlySpan<byte> value);
 
     /// <summary>A prepared statement bound by position without boxing; text is copied by SQLite at bind time.</summary>
+    /// <remarks>
+    /// An integer parameter that already holds the value is not bound again: SQLite keeps a statement's bindings across
+    /// <c>sqlite3_reset</c> (and moves them over when it prepares a statement again after a schema change). Most of a raw
+    /// row's eight values repeat from the row bound at the same place before (tenant, key, endpoint, status, outcome,
+    /// upstream share), and each bind is a P/Invoke that takes the statement's SafeHandle and the connection's mutex:
+    /// together 0.36 µs of the ping's server CPU in its profile (pthread mutex, SafeHandle, stub; 2026-12-01). Measured:
+    /// the ingestion harness (1 tenant, 30,000 events/s, 600,000 events) run beside itself, old and new build at once so
+    /// that both see the same machine, four times: 4.89/5.20/6.42/5.32 against 4.75/5.04/6.05/5.01 CPU-seconds, the new one
+    /// lower every time (0.2–0.6 µs an event).
+    /// </remarks>
     private sealed class RawStatement : IDisposable
     {
         private readonly sqlite3 _db;
         private readonly sqlite3_stmt _statement;
+
+        // Per parameter (1-based, as SQLite counts them): the integer it holds, when Known says it holds one.
+        private readonly long[] _bound;
+        private readonly bool[] _known;
 
         public RawStatement(sqlite3 db, string sql)
         {
             _db = db;
             var rc = raw.sqlite3_prepare_v2(db, sql, out _statement);
             SqliteException.ThrowExceptionForRC(rc, db);
+            var parameters = raw.sqlite3_bind_parameter_count(_statement) + 1;
+            _bound = new long[parameters];
+            _known = new bool[parameters];
         }
 
-        public void Bind(int index, long value) => Check(raw.sqlite3_bind_int64(_statement, index, value));
+        public void Bind(int index, long value)
+        {
+            if (_known[index] && _bound[index] == value)
+            {
+                return;
+            }
 
-        public void Bind(int index, string value) => Check(raw.sqlite3_bind_text16(_statement, index, value));
+            // Forgotten first: if the bind fails, the parameter's value is not known any more.
+            _known[index] = false;
+            Check(raw.sqlite3_bind_int64(_statement, index, value));
+            _bound[index] = value;
+            _known[index] = true;
+        }
+
+        public void Bind(int index, string value)
+        {
+            _known[index] = false;
+            Check(raw.sqlite3_bind_text16(_statement, index, value));
+        }
 
         /// <summary>A UTC time as EF Core's SQLite provider stores it (<c>yyyy-MM-dd HH:mm:ss.FFFFFFF</c>).</summary>
         public void Bind(int index, DateTime value, Span<char> buffer)
         {
+            _known[index] = false;
             value.TryFormat(buffer, out var length, @"yyyy\-MM\-dd HH\:mm\:ss.FFFFFFF", CultureInfo.InvariantCulture);
             Check(raw.sqlite3_bind_text16(_statement, index, buffer[..length]));
         }
 
-        public void Bind(int index, byte[] value) => Check(raw.sqlite3_bind_blob(_statement, index, value));
+        public void Bind(int index, byte[] value)
+        {
+            _known[index] = false;
+            Check(raw.sqlite3_bind_blob(_statement, index, value));
+        }
 
         /// <summary>Runs a query of one blob column and hands its value to <paramref name="read"/> if a row came back.</summary>
         public void ReadBlob(ReadSpan read)

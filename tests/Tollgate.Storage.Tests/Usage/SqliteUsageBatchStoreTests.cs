@@ -103,6 +103,41 @@ public sealed class SqliteUsageBatchStoreTests
     }
 
     [Fact]
+    public async Task WriteAsync_ValuesThatRepeatFromRowToRowAndBatchToBatch_AreStoredAsGiven()
+    {
+        // The store binds a parameter again only when its value changed since the statement last ran (bindings outlive
+        // a reset): each batch here repeats most values of the rows bound at the same places before, and changes some.
+        await using var app = new TollgateApp();
+        var a = await app.CreateTenantAsync(quota: 1_000);
+        var b = await app.CreateTenantAsync(quota: 1_000);
+        var store = app.Services.GetRequiredService<IUsageBatchStore>();
+        var periodStart = new DateTime(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc);
+        var first = new DateTime(2026, 11, 29, 14, 25, 3, DateTimeKind.Utc);
+        var expected = new List<(long Tenant, long Key, DateTime At, int Status, long Latency, LimitOutcome Outcome)>();
+        var batch = new UsageBatch();
+        foreach (var (tenant, rows, status) in new[] { (a, 70, 200), (a, 70, 200), (b, 40, 200), (a, 33, 429), (b, 1, 200) })
+        {
+            batch.Clear();
+            for (var i = 0; i < rows; i++)
+            {
+                var at = first.AddMilliseconds(expected.Count / 3);
+                var outcome = status == 429 ? LimitOutcome.RateLimited : LimitOutcome.Admitted;
+                var latency = i % 5 == 0 ? 100 : 100 + expected.Count;
+                batch.Add(new UsageEvent(tenant.Id, tenant.KeyId, at, "GET", "/api/v1/ping", status, latency, outcome, QuotaPeriod.Month, periodStart));
+                expected.Add((tenant.Id, tenant.KeyId, at, status, latency, outcome));
+            }
+
+            await store.WriteAsync(batch, CancellationToken.None);
+        }
+
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TollgateDbContext>();
+        var stored = (await db.UsageLogs.AsNoTracking().OrderBy(l => l.Id).ToListAsync())
+            .Select(l => (l.TenantId, l.ApiKeyId, l.Timestamp, l.StatusCode, l.LatencyMicros, l.Outcome));
+        Assert.Equal(expected, stored);
+    }
+
+    [Fact]
     public async Task GracefulStop_DuringTheFlushInterval_StoresEveryAdmittedRequestWithoutWaitingForIt()
     {
         var path = TestDatabase.NewSqlitePath();
