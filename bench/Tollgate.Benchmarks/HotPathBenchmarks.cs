@@ -22,6 +22,8 @@ public class HotPathBenchmarks
     private string _key = null!;
     private TenantContext _tenant = null!;
     private UsageEvent _event;
+    private Metering.MeteringMetrics _decisions = null!;
+    private Microsoft.AspNetCore.Http.DefaultHttpContext _context = null!;
 
     /// <summary>Creates a tenant and its key in a fresh database and warms the key cache and the counter.</summary>
     [GlobalSetup]
@@ -38,6 +40,11 @@ public class HotPathBenchmarks
         var lookup = _keys.FindAsync(_key).AsTask().GetAwaiter().GetResult();
         _tenant = lookup.Caller?.Tenant ?? throw new InvalidOperationException("The bench key was not found.");
         var decision = _limits.AcquireAsync(_tenant).AsTask().GetAwaiter().GetResult();
+        _decisions = new Metering.MeteringMetrics(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), new Metering.TelemetryOptions());
+        _context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        Microsoft.AspNetCore.Http.EndpointHttpContextExtensions.SetEndpoint(_context, new Microsoft.AspNetCore.Routing.RouteEndpoint(
+            _ => Task.CompletedTask, Microsoft.AspNetCore.Routing.Patterns.RoutePatternFactory.Parse("/api/v1/ping"), 0,
+            Microsoft.AspNetCore.Http.EndpointMetadataCollection.Empty, "ping"));
         _event = new UsageEvent(_tenant.Id, lookup.Caller.KeyId, DateTime.UtcNow, "GET", "/api/v1/ping", 200, 150,
             decision.Outcome, decision.Quota.Period, decision.Quota.PeriodStart);
     }
@@ -80,6 +87,10 @@ public class HotPathBenchmarks
 
         return _queue.TryTake(out _);
     }
+
+    /// <summary>One count of <c>tollgate.metering.decisions</c>, as the middleware makes for every metered request.</summary>
+    [Benchmark]
+    public void CountDecision() => _decisions.Decided(_context, Metering.MeteringDecision.Admitted, _tenant.Id);
 
     /// <summary>The three together, as the middleware runs them for one metered request.</summary>
     [Benchmark]

@@ -21,6 +21,9 @@ internal sealed class MeteringMetrics
     private readonly ConcurrentDictionary<(string? Route, string Decision, long TenantId), StrongBox<long>> _counts = new();
     private readonly bool _perTenant;
 
+    [ThreadStatic]
+    private static LastSeries? t_last;
+
     public MeteringMetrics(IMeterFactory meters, TelemetryOptions options)
     {
         meters.Create(MeterName).CreateObservableCounter(
@@ -33,13 +36,26 @@ internal sealed class MeteringMetrics
     public void Decided(HttpContext context, string decision, long tenantId = 0)
     {
         var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText;
-        var series = (route, decision, _perTenant ? tenantId : 0);
-        if (!_counts.TryGetValue(series, out var count))
+        var tenant = _perTenant ? tenantId : 0;
+        // A request thread mostly counts the series it counted last (one route, one decision under steady load): compared
+        // by reference, that takes a few loads instead of hashing a tuple of two strings and a number into the
+        // dictionary, 0.16 µs of the ping's server CPU in its profile (2026-12-01); HotPathBenchmarks.CountDecision went
+        // from 60–70 ns to 22 ns. The slot is the thread's own, so it is changed in place; another MeteringMetrics (a
+        // second host in the process) only makes it miss.
+        var last = t_last ??= new LastSeries();
+        if (!ReferenceEquals(last.Owner, this) || !ReferenceEquals(last.Route, route) || !ReferenceEquals(last.Decision, decision)
+            || last.TenantId != tenant)
         {
-            count = _counts.GetOrAdd(series, static _ => new StrongBox<long>());
+            var series = (route, decision, tenant);
+            if (!_counts.TryGetValue(series, out var found))
+            {
+                found = _counts.GetOrAdd(series, static _ => new StrongBox<long>());
+            }
+
+            (last.Owner, last.Route, last.Decision, last.TenantId, last.Count) = (this, route, decision, tenant, found);
         }
 
-        Interlocked.Increment(ref count.Value);
+        Interlocked.Increment(ref last.Count!.Value);
 
         // Null unless a tracer listens (OTLP configured): then the server span carries the decision.
         if (Activity.Current is { } activity)
@@ -64,6 +80,16 @@ internal sealed class MeteringMetrics
 
             yield return new Measurement<long>(Interlocked.Read(ref count.Value), tags);
         }
+    }
+
+    /// <summary>The series a thread counted last, and its count.</summary>
+    private sealed class LastSeries
+    {
+        public MeteringMetrics? Owner;
+        public string? Route;
+        public string? Decision;
+        public long TenantId;
+        public StrongBox<long>? Count;
     }
 }
 
