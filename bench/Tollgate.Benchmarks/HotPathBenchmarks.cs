@@ -23,6 +23,7 @@ public class HotPathBenchmarks
     private TenantContext _tenant = null!;
     private UsageEvent _event;
     private Metering.MeteringMetrics _decisions = null!;
+    private readonly UsageBatch _batch = new();
     private Microsoft.AspNetCore.Http.DefaultHttpContext _context = null!;
 
     /// <summary>Creates a tenant and its key in a fresh database and warms the key cache and the counter.</summary>
@@ -91,6 +92,10 @@ public class HotPathBenchmarks
     /// <summary>One count of <c>tollgate.metering.decisions</c>, as the middleware makes for every metered request.</summary>
     [Benchmark]
     public void CountDecision() => _decisions.Decided(_context, Metering.MeteringDecision.Admitted, _tenant.Id);
+
+    /// <summary>The writer's fold of one event into its batch's aggregates (roll-up row, quota count, key use).</summary>
+    [Benchmark]
+    public void FoldUsageEvent() => _batch.AddWithoutRow(_event);
 
     /// <summary>The three together, as the middleware runs them for one metered request.</summary>
     [Benchmark]

@@ -79,6 +79,47 @@ public sealed class UsageBatchTests
     }
 
     [Fact]
+    public void Add_EventsThatChangeOneFieldAtATime_EachCountInTheirOwnRollupRow_AndEqualRoutesShareOne()
+    {
+        // The batch remembers the row its last event went to; any field that differs must send the next one elsewhere.
+        var batch = new UsageBatch();
+        var t0 = new DateTime(2026, 11, 29, 10, 15, 5, DateTimeKind.Utc);
+        var minute = new DateTime(2026, 11, 29, 10, 15, 0, DateTimeKind.Utc);
+        UsageEvent At(long tenant = 1, int second = 0, string method = "GET", string endpoint = "/a", int status = 200,
+            LimitOutcome outcome = LimitOutcome.Admitted) =>
+            new(tenant, 10, t0.AddSeconds(second), method, endpoint, status, 100, outcome, QuotaPeriod.Month, Month);
+
+        // A route text equal to "/a" but another string object, as two endpoints of one pattern give.
+        var sameRoute = new string("/a".AsSpan());
+        foreach (var e in new[]
+        {
+            At(), At(), At(tenant: 2), At(), At(second: 60), At(), At(method: "POST"), At(), At(endpoint: "/b"), At(),
+            At(status: 500), At(), At(status: 429, outcome: LimitOutcome.RateLimited), At(status: 429, outcome: LimitOutcome.QuotaExceeded),
+            At(endpoint: sameRoute), At(),
+        })
+        {
+            batch.Add(e);
+        }
+
+        RollupKey Key(long tenant = 1, int minutes = 0, string method = "GET", string endpoint = "/a", int status = 200,
+            LimitOutcome outcome = LimitOutcome.Admitted) => new(tenant, minute.AddMinutes(minutes), method, endpoint, status, outcome);
+        Assert.Equal(
+            new Dictionary<RollupKey, long>
+            {
+                [Key()] = 9, [Key(tenant: 2)] = 1, [Key(minutes: 1)] = 1, [Key(method: "POST")] = 1, [Key(endpoint: "/b")] = 1,
+                [Key(status: 500)] = 1, [Key(status: 429, outcome: LimitOutcome.RateLimited)] = 1,
+                [Key(status: 429, outcome: LimitOutcome.QuotaExceeded)] = 1,
+            },
+            batch.Rollups.ToDictionary(r => r.Key, r => r.Value.Count));
+        Assert.Equal(new QuotaIncrement(13, 0), batch.QuotaIncrements[new QuotaKey(1, QuotaPeriod.Month, Month)]);
+
+        // After Clear the remembered row is gone with the rows.
+        batch.Clear();
+        batch.Add(At());
+        Assert.Equal(1, Assert.Single(batch.Rollups).Value.Count);
+    }
+
+    [Fact]
     public void Add_CountsAdmissionsMadeWhileRedisWasAwayAsUnshared_AndAddSharedTakesThemBack()
     {
         var batch = new UsageBatch();
