@@ -153,6 +153,9 @@ internal sealed partial class RedisLimitStore(
     // 1 from just before a catch-up starts until it has ended: requests meanwhile wait for it (CaughtUpAsync).
     private int _catchUpRunning;
     private int _probing;
+
+    // The last probe started by CaughtUpAsync (it runs the catch-up when Redis answers); awaited in Closed mode.
+    private Task? _probe;
     private long _nextCatchUpTicks;
     private Task? _catchingUp;
 
@@ -397,7 +400,8 @@ internal sealed partial class RedisLimitStore(
     /// <summary>
     /// True once this instance's own admissions are in the shared counters. Waits for a catch-up that is running;
     /// otherwise starts one in the background (unless one failed within the last second) and answers false, so the
-    /// request is decided locally rather than held while Redis may still be unreachable.
+    /// request is decided locally rather than held while Redis may still be unreachable. In Closed mode, where a local
+    /// decision is a refusal, the request waits for the probe and its catch-up instead.
     /// </summary>
     private async ValueTask<bool> CaughtUpAsync()
     {
@@ -410,7 +414,17 @@ internal sealed partial class RedisLimitStore(
 
         if (time.GetUtcNow().UtcTicks >= Interlocked.Read(ref _nextCatchUpTicks) && Interlocked.CompareExchange(ref _probing, 1, 0) == 0)
         {
-            _ = ProbeThenCatchUpAsync();
+            Volatile.Write(ref _probe, ProbeThenCatchUpAsync());
+        }
+
+        // Closed has nothing local to decide with: not waiting would refuse the request although Redis answers again.
+        // The first request after a frozen Redis came back was answered 503 so (its script batch had gone unanswered,
+        // and the catch-up it started ran in the background); it waits for the probe and the catch-up now, at most
+        // CatchUpProbe plus a few round trips.
+        if (_failureMode == RedisFailureMode.Closed && Volatile.Read(ref _probe) is { IsCompleted: false } probe)
+        {
+            await probe;
+            return Volatile.Read(ref _catchUpNeeded) == 0 && Volatile.Read(ref _catchUpRunning) == 0;
         }
 
         return false;

@@ -187,6 +187,32 @@ public sealed class SharedLimitsTests(Xunit.Abstractions.ITestOutputHelper outpu
     }
 
     [Fact]
+    public async Task RedisFrozen_ClosedMode_Is503_AndTheFirstRequestAfterItAnswersAgainIsAdmitted()
+    {
+        // Frozen rather than stopped: the connection stays up, so the request's script batch goes unanswered and a
+        // catch-up must settle it before Redis decides again. In Closed mode the next request waits for that catch-up;
+        // it used to start it in the background and be refused meanwhile.
+        await using var cluster = await TwoInstances.StartAsync("Closed");
+        var tenant = await cluster.A.CreateTenantAsync(1000);
+        using var client = cluster.A.TenantClient(tenant.ApiKey);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/v1/ping")).StatusCode);
+
+        await cluster.Redis.PauseAsync();
+        try
+        {
+            await (await client.GetAsync("/api/v1/ping")).ProblemAsync(503);
+        }
+        finally
+        {
+            await cluster.Redis.ResumeAsync();
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/v1/ping")).StatusCode);
+        var usage = await (await client.GetAsync("/api/v1/usage")).ReadJsonAsync();
+        Assert.Equal(2, usage.GetProperty("used").GetInt64());
+    }
+
+    [Fact]
     public async Task Dashboard_OnEitherInstance_ShowsTheTrafficOfBoth()
     {
         await using var cluster = await TwoInstances.StartAsync();
