@@ -28,6 +28,17 @@ internal sealed class BenchServices : IAsyncDisposable
     /// <summary>The tenants, each with one key.</summary>
     public IReadOnlyList<BenchTenant> Tenants { get; }
 
+    /// <summary>Stops the services and deletes their SQLite file (with its WAL and shared memory): a benchmark's cleanup.</summary>
+    public void DisposeAndDeleteSqlite(string databasePath)
+    {
+        DisposeAsync().AsTask().GetAwaiter().GetResult();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        {
+            File.Delete(databasePath + suffix);
+        }
+    }
+
     /// <summary>Starts on a SQLite file; see <see cref="StartAsync(BenchDatabase, int, IDictionary{string, string?}?)"/>.</summary>
     public static Task<BenchServices> StartAsync(string databasePath, int tenantCount, IDictionary<string, string?>? settings = null) =>
         StartAsync(BenchDatabase.Sqlite(databasePath), tenantCount, settings);

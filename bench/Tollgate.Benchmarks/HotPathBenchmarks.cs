@@ -54,12 +54,7 @@ public class HotPathBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        _services.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
-        {
-            File.Delete(_databasePath + suffix);
-        }
+        _services.DisposeAndDeleteSqlite(_databasePath);
     }
 
     /// <summary>SHA-256 of the presented key (part of every look-up).</summary>
