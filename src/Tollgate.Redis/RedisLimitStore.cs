@@ -154,7 +154,7 @@ internal sealed partial class RedisLimitStore(
     private int _catchUpRunning;
     private int _probing;
 
-    // The last probe started by CaughtUpAsync (it runs the catch-up when Redis answers); awaited in Closed mode.
+    // The last probe started by CaughtUpAsync (it runs the catch-up when Redis answers); a Closed-mode decision awaits it.
     private Task? _probe;
     private long _nextCatchUpTicks;
     private Task? _catchingUp;
@@ -178,7 +178,8 @@ internal sealed partial class RedisLimitStore(
             {
                 // While this instance has admissions of its own that the shared counters lack, it goes on deciding
                 // locally until a catch-up has added them: no shared check meets a count without them.
-                if ((Volatile.Read(ref _catchUpNeeded) == 0 && Volatile.Read(ref _catchUpRunning) == 0) || await CaughtUpAsync())
+                if ((Volatile.Read(ref _catchUpNeeded) == 0 && Volatile.Read(ref _catchUpRunning) == 0)
+                    || await CaughtUpAsync(waitForProbe: _failureMode == RedisFailureMode.Closed))
                 {
                     // A child of the request's span when a tracer listens; null (and free) otherwise.
                     using var activity = LimitMetrics.Source.StartActivity("tollgate.limits.redis");
@@ -232,7 +233,7 @@ internal sealed partial class RedisLimitStore(
         {
             try
             {
-                if ((Volatile.Read(ref _catchUpNeeded) != 0 || Volatile.Read(ref _catchUpRunning) != 0) && !await CaughtUpAsync())
+                if ((Volatile.Read(ref _catchUpNeeded) != 0 || Volatile.Read(ref _catchUpRunning) != 0) && !await CaughtUpAsync(waitForProbe: false))
                 {
                     return await fallback.PeekAsync(tenant, cancellationToken);
                 }
@@ -400,10 +401,11 @@ internal sealed partial class RedisLimitStore(
     /// <summary>
     /// True once this instance's own admissions are in the shared counters. Waits for a catch-up that is running;
     /// otherwise starts one in the background (unless one failed within the last second) and answers false, so the
-    /// request is decided locally rather than held while Redis may still be unreachable. In Closed mode, where a local
-    /// decision is a refusal, the request waits for the probe and its catch-up instead.
+    /// request is decided locally rather than held while Redis may still be unreachable. With
+    /// <paramref name="waitForProbe"/> (a decision in Closed mode, where deciding locally means refusing) it waits for
+    /// the probe and its catch-up instead; a read (PeekAsync) never waits, its local figures are an answer.
     /// </summary>
-    private async ValueTask<bool> CaughtUpAsync()
+    private async ValueTask<bool> CaughtUpAsync(bool waitForProbe)
     {
         var running = Volatile.Read(ref _catchingUp);
         if (running is { IsCompleted: false })
@@ -421,7 +423,7 @@ internal sealed partial class RedisLimitStore(
         // The first request after a frozen Redis came back was answered 503 so (its script batch had gone unanswered,
         // and the catch-up it started ran in the background); it waits for the probe and the catch-up now, at most
         // CatchUpProbe plus a few round trips.
-        if (_failureMode == RedisFailureMode.Closed && Volatile.Read(ref _probe) is { IsCompleted: false } probe)
+        if (waitForProbe && Volatile.Read(ref _probe) is { IsCompleted: false } probe)
         {
             await probe;
             return Volatile.Read(ref _catchUpNeeded) == 0 && Volatile.Read(ref _catchUpRunning) == 0;
