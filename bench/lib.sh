@@ -206,11 +206,12 @@ SQL
   MYSQL_CONNECTION="Server=127.0.0.1;Port=$port;User ID=tollgate;Password=$password;Database=tollgate"
 }
 
-# start_baseline NAME PORT: sets SERVER_PID.
+# start_baseline NAME PORT [SETTING...]: sets SERVER_PID.
 start_baseline() {
   local name=$1 port=$2
+  shift 2
   (ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production exec dotnet "$BASELINE_DLL" \
-      --urls "http://127.0.0.1:$port") >>"$WORK/$name.log" 2>&1 &
+      --urls "http://127.0.0.1:$port" "$@") >>"$WORK/$name.log" 2>&1 &
   SERVER_PID=$!
   STARTED+=("$SERVER_PID")
   PIDS[$name]=$SERVER_PID
