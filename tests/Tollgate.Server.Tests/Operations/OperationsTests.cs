@@ -66,6 +66,20 @@ public sealed class OperationsTests(SharedApp shared) : IClassFixture<SharedApp>
     }
 
     [Fact]
+    public async Task UnknownRoute_ForAClientThatTakesNoJson_IsPlainText()
+    {
+        using var client = _app.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/no/such/page");
+        request.Headers.Accept.ParseAdd("text/html");
+
+        var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("Status Code: 404; Not Found", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task WrongMethod_Is405Problem()
     {
         using var client = _app.CreateClient();
