@@ -10,8 +10,8 @@ namespace Tollgate.Operations;
 /// <remarks>
 /// Why not <c>UseStatusCodePages</c>: since .NET 10 it stores its path format in <c>HttpContext.Items</c> on every
 /// request, so each tenant call paid for an items dictionary and its feature, plus a status-pages feature. Without them
-/// a ping allocates 716 bytes instead of 954, and 10 s of pings take 132 gen0 collections instead of 201 (the runtime's
-/// counters on /metrics under wrk, 2026-12-02). Here an answer that is not an error costs a metadata look-up and a
+/// a ping allocates 716 bytes instead of 954, and a gen0 collection comes every 3,100 pings instead of every 2,250 (the
+/// runtime's counters on /metrics under wrk, 2026-12-02). Here an answer that is not an error costs a metadata look-up and a
 /// status check. Tollgate uses none of that middleware's other modes (re-execution, redirects, a format of its own).
 /// </remarks>
 internal sealed class EmptyErrorProblemMiddleware(RequestDelegate next, IProblemDetailsService problems)
